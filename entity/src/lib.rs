@@ -1,0 +1,6 @@
+//! SeaORM entities: one module per table.
+
+pub mod department;
+pub mod hired_employee;
+pub mod job;
+pub mod rejected_row;

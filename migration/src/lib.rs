@@ -1,0 +1,33 @@
+//! Database migrations, applied in order by [`Migrator`].
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_core_tables;
+mod m20261127_000002_create_rejected_rows;
+
+/// Applies every migration of the product in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_create_core_tables::Migration),
+            Box::new(m20261127_000002_create_rejected_rows::Migration),
+        ]
+    }
+}
+
+/// A text column that sorts in byte order on every backend.
+///
+/// SQLite compares text bytewise by default; PostgreSQL follows the database
+/// collation unless the column says otherwise, so reports would sort
+/// differently per server. `COLLATE "C"` makes both agree.
+fn byte_ordered_text(manager: &SchemaManager, column: impl IntoIden) -> ColumnDef {
+    let mut def = ColumnDef::new(column);
+    def.text().not_null();
+    if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        def.extra("COLLATE \"C\"");
+    }
+    def
+}

@@ -1,0 +1,122 @@
+//! Command-line flags, each with an environment fallback.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+/// The default database: an SQLite file next to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hiring.db?mode=rwc";
+
+/// hiring-analytics: a GraphQL analytics server for hiring data.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hiring-analytics",
+    version,
+    about = "GraphQL analytics server for hiring data: departments, jobs and hires",
+    long_about = "GraphQL analytics server for hiring data.\n\n\
+        Load historic hires, add new ones through GraphQL, and read hiring metrics.\n\
+        Every flag can also be set through the environment variable shown next to it.",
+    after_help = "Run `hiring-analytics serve` and open http://127.0.0.1:8000/graphql for the playground."
+)]
+pub struct Cli {
+    /// Settings shared by every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database to use: `sqlite://FILE?mode=rwc` (embedded) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: SecretString,
+
+    /// Log output: `pretty` for people, `json` for log collectors such as CloudWatch.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `hiring_analytics=debug,info`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, coloured on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (GraphQL, playground, health checks); migrates the database first.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) to standard output.
+    Schema,
+}
+
+/// Settings of the HTTP server.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. A non-loopback address needs ADMIN_TOKEN or API_TOKEN, or --insecure.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Bearer token for admin operations (import, backup, restore) and writes.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub admin_token: Option<SecretString>,
+
+    /// Bearer token for write mutations.
+    #[arg(long, env = "API_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub api_token: Option<SecretString>,
+
+    /// Allow listening on a non-loopback address with no token set: reads are open, writes and
+    /// admin operations stay refused.
+    #[arg(long, env = "INSECURE")]
+    pub insecure: bool,
+
+    /// Largest accepted request body, in bytes; larger requests get 413.
+    #[arg(long, env = "BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Deepest GraphQL selection accepted.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = crate::graphql::DEFAULT_MAX_DEPTH)]
+    pub max_query_depth: usize,
+
+    /// Highest GraphQL query complexity accepted (one point per selected field).
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = crate::graphql::DEFAULT_MAX_COMPLEXITY)]
+    pub max_query_complexity: usize,
+
+    /// Seconds that in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+
+    /// Most database connections in the pool.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: u32,
+}
+
+fn parse_token(raw: &str) -> Result<SecretString, String> {
+    if raw.trim().is_empty() {
+        return Err("a token must not be empty or blank".into());
+    }
+    if raw.trim() != raw {
+        return Err("a token must not start or end with white space".into());
+    }
+    Ok(SecretString::from(raw.to_owned()))
+}

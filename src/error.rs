@@ -1,0 +1,106 @@
+//! The one error type at the boundary, with a stable code per variant.
+
+use async_graphql::ErrorExtensions;
+
+use sea_orm::DbErr;
+
+/// An error as clients see it: a stable `code` and a message that is safe to show.
+///
+/// Internal causes (SQL text, file paths) are logged where the error is turned
+/// into a response and never sent to clients. It deliberately has no `Display`:
+/// async-graphql turns any `Display` type into an error without a code, so the
+/// only way out to a client is the conversion below, which adds the code.
+#[derive(Debug)]
+pub enum AppError {
+    /// No valid credentials were sent for an operation that needs them.
+    Unauthenticated(String),
+    /// The credentials are valid but do not grant this operation.
+    Forbidden(String),
+    /// The input is malformed or out of range; `code` names the rule.
+    BadInput {
+        /// A stable code such as `BATCH_SIZE` or `BAD_USER_INPUT`.
+        code: &'static str,
+        /// What is wrong, in words a user can act on.
+        message: String,
+    },
+    /// The database did not answer; retrying later may help.
+    DatabaseUnavailable(DbErr),
+    /// Anything else; the cause is logged, never shown.
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    /// The machine-readable code sent in `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::BadInput { code, .. } => code,
+            AppError::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The message that is safe to show to clients.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Unauthenticated(message) | AppError::Forbidden(message) => message.clone(),
+            AppError::BadInput { message, .. } => message.clone(),
+            AppError::DatabaseUnavailable(_) => {
+                "the database is unavailable; try again later".into()
+            }
+            AppError::Internal(_) => "internal server error".into(),
+        }
+    }
+
+    /// A bad-input error with a specific code.
+    pub fn bad_input(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadInput {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Logs the internal cause, if any, at the place the error leaves the server.
+    pub fn log(&self) {
+        match self {
+            AppError::DatabaseUnavailable(cause) => {
+                tracing::error!(error = %cause, code = self.code(), "database unavailable");
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(
+                    error = format!("{cause:#}"),
+                    code = self.code(),
+                    "internal error"
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::DatabaseUnavailable(err),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        match err.downcast::<DbErr>() {
+            Ok(db) => AppError::from(db),
+            Err(other) => AppError::Internal(other),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        err.log();
+        let code = err.code();
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}

@@ -1,0 +1,95 @@
+//! Admin-only queries.
+
+use async_graphql::{
+    Context, Object, Result, SimpleObject,
+    connection::{Connection, Edge},
+};
+use entity::rejected_row;
+
+use super::{db, scalars::DateTime};
+use crate::{auth::AdminAccess, error::AppError, service::rejected};
+
+/// The most entries one page of the rejected-row log returns.
+pub const MAX_PAGE_SIZE: i32 = 500;
+const DEFAULT_PAGE_SIZE: i32 = 50;
+
+/// One refused input row, as logged.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RejectedRowLogEntry {
+    /// The log entry's own id.
+    pub id: i64,
+    /// Where the row came from, such as `csv:hired_employees.csv` or `graphql:insertHiredEmployees`.
+    pub source: String,
+    /// The line number in a file, or the index in a batch.
+    pub position: i64,
+    /// The record as it was received.
+    pub raw_record: String,
+    /// The offending column, when one column is to blame.
+    pub field: Option<String>,
+    /// A stable reason code.
+    pub code: String,
+    /// What was wrong, for people.
+    pub message: String,
+    /// When the row was refused.
+    pub rejected_at: DateTime,
+}
+
+impl From<rejected_row::Model> for RejectedRowLogEntry {
+    fn from(m: rejected_row::Model) -> Self {
+        Self {
+            id: m.id,
+            source: m.source,
+            position: m.position,
+            raw_record: m.raw_record,
+            field: m.field,
+            code: m.code,
+            message: m.message,
+            rejected_at: DateTime(m.rejected_at),
+        }
+    }
+}
+
+/// Queries for operators; each needs the admin token.
+#[derive(Default)]
+pub struct AdminQuery;
+
+#[Object]
+impl AdminQuery {
+    /// The rejected-row log, newest first, optionally for one source.
+    #[graphql(guard = "AdminAccess")]
+    async fn rejected_rows(
+        &self,
+        ctx: &Context<'_>,
+        source: Option<String>,
+        #[graphql(desc = "Page size, 1 to 500; 50 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the last entry of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<String, RejectedRowLogEntry>> {
+        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&first) {
+            return Err(AppError::bad_input(
+                "PAGE_SIZE",
+                format!("first must be from 1 to {MAX_PAGE_SIZE}, got {first}"),
+            )
+            .into());
+        }
+        let before_id = after
+            .map(|cursor| {
+                cursor.parse::<i64>().map_err(|_| {
+                    AppError::bad_input("INVALID_CURSOR", format!("{cursor:?} is not a cursor"))
+                })
+            })
+            .transpose()?;
+        let page =
+            rejected::list_rejected_rows(db(ctx), source.as_deref(), before_id, first as u64)
+                .await?;
+        let mut connection = Connection::new(before_id.is_some(), page.has_more);
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|row| Edge::new(row.id.to_string(), RejectedRowLogEntry::from(row))),
+        );
+        Ok(connection)
+    }
+}

@@ -1,0 +1,80 @@
+//! Departments and jobs.
+
+use async_graphql::{Context, Object, Result, SimpleObject, dataloader::DataLoader};
+use entity::{department, job};
+
+use super::{
+    db,
+    loaders::{ByIdLoader, DepartmentId, JobId},
+};
+use crate::service::directory;
+
+/// An organisational unit that hires.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Department {
+    /// Its id from the source data.
+    pub id: i32,
+    /// Its unique name.
+    pub department: String,
+}
+
+impl From<department::Model> for Department {
+    fn from(m: department::Model) -> Self {
+        Self {
+            id: m.id,
+            department: m.department,
+        }
+    }
+}
+
+/// A job title that hires are made for.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Job {
+    /// Its id from the source data.
+    pub id: i32,
+    /// Its unique title.
+    pub job: String,
+}
+
+impl From<job::Model> for Job {
+    fn from(m: job::Model) -> Self {
+        Self {
+            id: m.id,
+            job: m.job,
+        }
+    }
+}
+
+/// Queries over departments and jobs.
+#[derive(Default)]
+pub struct DirectoryQuery;
+
+#[Object]
+impl DirectoryQuery {
+    /// Every department, ordered by id.
+    async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
+        let rows = directory::list_departments(db(ctx)).await?;
+        Ok(rows.into_iter().map(Department::from).collect())
+    }
+
+    /// The department with this id, or null when there is none.
+    async fn department(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Department>> {
+        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
+        Ok(loader
+            .load_one(DepartmentId(id))
+            .await?
+            .map(Department::from))
+    }
+
+    /// Every job, ordered by id.
+    async fn jobs(&self, ctx: &Context<'_>) -> Result<Vec<Job>> {
+        let rows = directory::list_jobs(db(ctx)).await?;
+        Ok(rows.into_iter().map(Job::from).collect())
+    }
+
+    /// The job with this id, or null when there is none.
+    async fn job(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Job>> {
+        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
+        Ok(loader.load_one(JobId(id)).await?.map(Job::from))
+    }
+}

@@ -1,0 +1,271 @@
+//! Hires: reading one, and inserting batches of departments, jobs and hires.
+
+use async_graphql::{
+    ComplexObject, Context, InputObject, Object, Result, SimpleObject, dataloader::DataLoader,
+};
+use entity::hired_employee;
+use serde::Serialize;
+
+use super::{
+    db,
+    directory::{Department, Job},
+    loaders::{ByIdLoader, DepartmentId, HireId, JobId},
+    scalars::DateTime,
+};
+use crate::{
+    auth::WriteAccess,
+    error::AppError,
+    service::ingest::{self, Dimension, RawRecord},
+};
+
+/// The most rows one insert mutation takes.
+pub const MAX_BATCH_ROWS: usize = 1_000;
+
+/// One hire.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub struct HiredEmployee {
+    /// Its id from the source data.
+    pub id: i32,
+    /// The person's name.
+    pub name: String,
+    /// When they were hired.
+    pub hire_datetime: DateTime,
+    /// The hiring department's id.
+    pub department_id: i32,
+    /// The id of the job hired for.
+    pub job_id: i32,
+}
+
+impl From<hired_employee::Model> for HiredEmployee {
+    fn from(m: hired_employee::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            hire_datetime: DateTime(m.hire_datetime),
+            department_id: m.department_id,
+            job_id: m.job_id,
+        }
+    }
+}
+
+fn dangling(what: &str, id: i32) -> async_graphql::Error {
+    AppError::Internal(anyhow::anyhow!(
+        "{what} {id} referenced by a hire does not exist"
+    ))
+    .into()
+}
+
+#[ComplexObject]
+impl HiredEmployee {
+    /// The hiring department (batched: a list of hires costs one query).
+    async fn department(&self, ctx: &Context<'_>) -> Result<Department> {
+        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
+        loader
+            .load_one(DepartmentId(self.department_id))
+            .await?
+            .map(Department::from)
+            .ok_or_else(|| dangling("department", self.department_id))
+    }
+
+    /// The job hired for (batched: a list of hires costs one query).
+    async fn job(&self, ctx: &Context<'_>) -> Result<Job> {
+        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
+        loader
+            .load_one(JobId(self.job_id))
+            .await?
+            .map(Job::from)
+            .ok_or_else(|| dangling("job", self.job_id))
+    }
+}
+
+/// Queries over hires.
+#[derive(Default)]
+pub struct HiresQuery;
+
+#[Object]
+impl HiresQuery {
+    /// The hire with this id, or null when there is none.
+    async fn hired_employee(&self, ctx: &Context<'_>, id: i32) -> Result<Option<HiredEmployee>> {
+        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
+        Ok(loader.load_one(HireId(id)).await?.map(HiredEmployee::from))
+    }
+}
+
+/// A department to insert.
+#[derive(Debug, InputObject, Serialize)]
+pub struct DepartmentInput {
+    /// Its id (a positive 32-bit integer).
+    pub id: i32,
+    /// Its unique name, at most 255 characters.
+    pub department: String,
+}
+
+/// A job to insert.
+#[derive(Debug, InputObject, Serialize)]
+pub struct JobInput {
+    /// Its id (a positive 32-bit integer).
+    pub id: i32,
+    /// Its unique title, at most 255 characters.
+    pub job: String,
+}
+
+/// A hire to insert.
+#[derive(Debug, InputObject, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HiredEmployeeInput {
+    /// Its id (a positive 32-bit integer).
+    pub id: i32,
+    /// The person's name, at most 255 characters.
+    pub name: String,
+    /// RFC 3339 with an explicit offset, e.g. `2021-11-07T02:48:42Z`; stored in UTC, to the microsecond.
+    pub hire_datetime: String,
+    /// An existing department's id.
+    pub department_id: i32,
+    /// An existing job's id.
+    pub job_id: i32,
+}
+
+/// A row that was refused, and why.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RejectedRow {
+    /// Its position in the `rows` argument, from 0.
+    pub index: i32,
+    /// Its id, when it could be read.
+    pub id: Option<i32>,
+    /// The offending input field, when one field is to blame.
+    pub field: Option<String>,
+    /// A stable reason code: MISSING_FIELD, INVALID_ID, NAME_TOO_LONG, INVALID_DATETIME,
+    /// UNKNOWN_DEPARTMENT, UNKNOWN_JOB, DUPLICATE_ID or DUPLICATE_NAME.
+    pub code: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// What became of an insert batch.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct InsertReport {
+    /// Rows newly stored.
+    pub inserted: i32,
+    /// Rows already stored with the same content; nothing was changed.
+    pub unchanged: i32,
+    /// Rows refused; they are also in the rejected-row log.
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// Input field names as the GraphQL client wrote them.
+fn input_field_name(column: &str) -> &str {
+    match column {
+        "hire_datetime" => "hireDatetime",
+        "department_id" => "departmentId",
+        "job_id" => "jobId",
+        other => other,
+    }
+}
+
+impl From<ingest::InsertReport> for InsertReport {
+    fn from(report: ingest::InsertReport) -> Self {
+        Self {
+            inserted: report.inserted as i32,
+            unchanged: report.unchanged as i32,
+            rejected: report
+                .rejected
+                .into_iter()
+                .map(|r| RejectedRow {
+                    index: r.position as i32,
+                    id: r.id,
+                    field: r.field.map(|f| input_field_name(f).to_owned()),
+                    code: r.code.to_owned(),
+                    message: r.message,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Turns a batch of inputs into raw records, refusing an empty or oversized batch whole.
+fn records<T: Serialize>(
+    rows: &[T],
+    fields: impl Fn(&T) -> Vec<String>,
+) -> Result<Vec<RawRecord>, AppError> {
+    if rows.is_empty() || rows.len() > MAX_BATCH_ROWS {
+        return Err(AppError::bad_input(
+            "BATCH_SIZE",
+            format!(
+                "a batch takes 1 to {MAX_BATCH_ROWS} rows; this one has {}",
+                rows.len()
+            ),
+        ));
+    }
+    Ok(rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| RawRecord {
+            position: index as i64,
+            fields: fields(row),
+            raw: serde_json::to_string(row).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Insert mutations; each needs write access.
+#[derive(Default)]
+pub struct InsertMutation;
+
+#[Object]
+impl InsertMutation {
+    /// Inserts 1 to 1000 departments. Valid rows are stored in one transaction;
+    /// refused rows are returned and logged. Rows already stored unchanged are counted, not rewritten.
+    #[graphql(guard = "WriteAccess")]
+    async fn insert_departments(
+        &self,
+        ctx: &Context<'_>,
+        rows: Vec<DepartmentInput>,
+    ) -> Result<InsertReport> {
+        let records = records(&rows, |r| vec![r.id.to_string(), r.department.clone()])?;
+        let report = ingest::insert_dimension_batch(
+            db(ctx),
+            Dimension::Departments,
+            "graphql:insertDepartments",
+            &records,
+        )
+        .await?;
+        Ok(report.into())
+    }
+
+    /// Inserts 1 to 1000 jobs, with the same rules as `insertDepartments`.
+    #[graphql(guard = "WriteAccess")]
+    async fn insert_jobs(&self, ctx: &Context<'_>, rows: Vec<JobInput>) -> Result<InsertReport> {
+        let records = records(&rows, |r| vec![r.id.to_string(), r.job.clone()])?;
+        let report = ingest::insert_dimension_batch(
+            db(ctx),
+            Dimension::Jobs,
+            "graphql:insertJobs",
+            &records,
+        )
+        .await?;
+        Ok(report.into())
+    }
+
+    /// Inserts 1 to 1000 hires. Their department and job must exist. Valid rows
+    /// are stored in one transaction; refused rows are returned and logged.
+    #[graphql(guard = "WriteAccess")]
+    async fn insert_hired_employees(
+        &self,
+        ctx: &Context<'_>,
+        rows: Vec<HiredEmployeeInput>,
+    ) -> Result<InsertReport> {
+        let records = records(&rows, |r| {
+            vec![
+                r.id.to_string(),
+                r.name.clone(),
+                r.hire_datetime.clone(),
+                r.department_id.to_string(),
+                r.job_id.to_string(),
+            ]
+        })?;
+        let report =
+            ingest::insert_hire_batch(db(ctx), "graphql:insertHiredEmployees", &records).await?;
+        Ok(report.into())
+    }
+}

@@ -1,0 +1,74 @@
+//! DataLoaders: a list of N hires costs a fixed number of queries, not N.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use entity::{department, hired_employee, job};
+use sea_orm::DatabaseConnection;
+
+use crate::service::directory;
+
+/// Loads departments, jobs and hires by id, one query per table per batch.
+pub struct ByIdLoader {
+    db: DatabaseConnection,
+}
+
+impl ByIdLoader {
+    /// A loader reading through `db`.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// A department id, distinct from other ids in the loader's key space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DepartmentId(pub i32);
+/// A job id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobId(pub i32);
+/// A hire id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HireId(pub i32);
+
+fn keys<K: Copy>(keys: &[K], id: impl Fn(K) -> i32) -> Vec<i32> {
+    keys.iter().map(|k| id(*k)).collect()
+}
+
+impl Loader<DepartmentId> for ByIdLoader {
+    type Value = department::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        ids: &[DepartmentId],
+    ) -> Result<HashMap<DepartmentId, Self::Value>, Self::Error> {
+        let rows = directory::departments_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, row)| (DepartmentId(id), row))
+            .collect())
+    }
+}
+
+impl Loader<JobId> for ByIdLoader {
+    type Value = job::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, ids: &[JobId]) -> Result<HashMap<JobId, Self::Value>, Self::Error> {
+        let rows = directory::jobs_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
+        Ok(rows.into_iter().map(|(id, row)| (JobId(id), row)).collect())
+    }
+}
+
+impl Loader<HireId> for ByIdLoader {
+    type Value = hired_employee::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, ids: &[HireId]) -> Result<HashMap<HireId, Self::Value>, Self::Error> {
+        let rows = directory::hires_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, row)| (HireId(id), row))
+            .collect())
+    }
+}

@@ -1,0 +1,90 @@
+//! The GraphQL schema: thin resolvers over `service/`, one file per area.
+
+mod admin;
+mod directory;
+mod error_codes;
+mod hires;
+mod loaders;
+mod scalars;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, dataloader::DataLoader};
+use sea_orm::DatabaseConnection;
+
+use crate::AppState;
+
+pub use error_codes::ErrorCodes;
+pub use loaders::ByIdLoader;
+
+/// Default deepest selection; GraphiQL's introspection query needs 13.
+pub const DEFAULT_MAX_DEPTH: usize = 16;
+/// Default highest complexity; GraphiQL's introspection query needs about 200.
+pub const DEFAULT_MAX_COMPLEXITY: usize = 1_000;
+
+/// Every query field.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    directory::DirectoryQuery,
+    hires::HiresQuery,
+    admin::AdminQuery,
+);
+
+/// Every mutation field.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(hires::InsertMutation);
+
+/// The executable schema.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Depth and complexity limits applied to every query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Deepest selection accepted.
+    pub max_depth: usize,
+    /// Highest complexity accepted.
+    pub max_complexity: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_complexity: DEFAULT_MAX_COMPLEXITY,
+        }
+    }
+}
+
+/// The database handle resolvers use.
+fn db<'a>(ctx: &'a async_graphql::Context<'_>) -> &'a DatabaseConnection {
+    &ctx.data_unchecked::<AppState>().db
+}
+
+/// Builds the schema with the state, loaders and limits it needs.
+pub fn build_schema(state: &AppState) -> AppSchema {
+    let loader =
+        |db: &DatabaseConnection| DataLoader::new(ByIdLoader::new(db.clone()), tokio::spawn);
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(state.clone())
+    .data(Arc::clone(&state.policy))
+    .data(loader(&state.db))
+    .limit_depth(state.limits.max_depth)
+    .limit_complexity(state.limits.max_complexity)
+    .extension(ErrorCodes)
+    .finish()
+}
+
+/// The SDL of the schema, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    let schema = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish();
+    schema.sdl()
+}

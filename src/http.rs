@@ -1,0 +1,263 @@
+//! The HTTP surface: GraphQL, the playground, and health checks.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use async_graphql::{
+    ParseRequestError,
+    futures_util::TryStreamExt,
+    http::{GraphiQLSource, MultipartOptions},
+    parser::types::OperationType,
+};
+use async_graphql_axum::GraphQLResponse;
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+use tower_http::{
+    LatencyUnit,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{AppState, auth::Caller, build_schema, error::AppError, graphql::AppSchema};
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AppSchema,
+}
+
+/// The whole HTTP application over `state`.
+pub fn app(state: AppState) -> Router {
+    let schema = build_schema(&state);
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .with_state(HttpState { app: state, schema })
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+}
+
+/// A GraphQL-shaped error response outside of execution (auth, transport).
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, Json(body)).into_response()
+}
+
+fn identify(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    state.app.policy.identify(authorization).map_err(|err| {
+        let mut response =
+            error_response(StatusCode::UNAUTHORIZED, err.code(), &err.public_message());
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    })
+}
+
+async fn execute(state: &HttpState, caller: Caller, request: async_graphql::Request) -> Response {
+    GraphQLResponse::from(state.schema.execute(request.data(caller)).await).into_response()
+}
+
+/// GET /graphql: a query in the URL is executed; otherwise the playground is served.
+async fn graphql_get(State(state): State<HttpState>, req: Request) -> Response {
+    let Some(query_string) = req.uri().query().filter(|q| !q.is_empty()) else {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("hiring-analytics")
+                .finish(),
+        )
+        .into_response();
+    };
+    let caller = match identify(&state, req.headers()) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let request = match async_graphql::http::parse_query_string(query_string) {
+        Ok(request) => request,
+        Err(err) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("cannot read the GraphQL request from the URL: {err}"),
+            );
+        }
+    };
+    if is_mutation(&request) {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, caller, request).await
+}
+
+/// Whether the operation a request would run is a mutation.
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    doc.operations.iter().any(|(name, op)| {
+        let selected = match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted == name.as_str(),
+            _ => true,
+        };
+        selected && op.node.ty == OperationType::Mutation
+    })
+}
+
+/// POST /graphql: JSON or multipart GraphQL requests.
+async fn graphql_post(State(state): State<HttpState>, req: Request) -> Response {
+    let caller = match identify(&state, req.headers()) {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    match read_request(req, state.app.body_limit).await {
+        Ok(request) => execute(&state, caller, request).await,
+        Err(response) => response,
+    }
+}
+
+/// Reads a POST body into a GraphQL request, streaming it within `limit` bytes.
+async fn read_request(req: Request, limit: usize) -> Result<async_graphql::Request, Response> {
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > limit as u64) {
+        return Err(payload_too_large());
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(ToString::to_string);
+    let too_large = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&too_large);
+    // A body without a Content-Length is cut off once it passes the limit.
+    let limited = axum::body::Body::new(http_body_util::Limited::new(req.into_body(), limit));
+    let body = limited.into_data_stream().map_err(move |err| {
+        if is_length_limit(&err) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        std::io::Error::other(err.to_string())
+    });
+    let reader = tokio_util::io::StreamReader::new(body).compat();
+    let parsed =
+        async_graphql::http::receive_batch_body(content_type, reader, MultipartOptions::default())
+            .await
+            .and_then(|batch| batch.into_single());
+    parsed.map_err(|err| {
+        if too_large.load(Ordering::Relaxed) || matches!(err, ParseRequestError::PayloadTooLarge) {
+            return payload_too_large();
+        }
+        let message = match err {
+            ParseRequestError::InvalidRequest(cause) => {
+                format!("the body is not a valid GraphQL request: {cause}")
+            }
+            ParseRequestError::UnsupportedBatch => "batched requests are not supported".into(),
+            ParseRequestError::InvalidFilesMap(cause) => {
+                format!("invalid multipart files map: {cause}")
+            }
+            ParseRequestError::InvalidMultipart(cause) => {
+                format!("invalid multipart request: {cause}")
+            }
+            ParseRequestError::MissingOperatorsPart => {
+                "multipart request lacks `operations`".into()
+            }
+            ParseRequestError::MissingMapPart => "multipart request lacks `map`".into(),
+            ParseRequestError::NotUpload => "multipart part is not an upload".into(),
+            ParseRequestError::MissingFiles => "multipart request lacks a mapped file".into(),
+            _ => "the request body could not be read".into(),
+        };
+        error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message)
+    })
+}
+
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+fn payload_too_large() -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        "the request body is larger than the server's BODY_LIMIT",
+    )
+}
+
+/// GET /healthz: the process is up.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// GET /readyz: the database answers within two seconds.
+async fn readyz(State(state): State<HttpState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), state.app.db.ping()).await {
+        Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(Err(err)) => {
+            AppError::from(err).log();
+            unavailable()
+        }
+        Err(_) => {
+            tracing::error!("database ping timed out");
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": "the database does not answer" })),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "no such endpoint; GraphQL is at /graphql",
+    )
+}

@@ -1,0 +1,49 @@
+//! hiring-analytics: a GraphQL analytics server for hiring data.
+//!
+//! The binary is a thin CLI over this library, so tests drive the real thing:
+//! [`build_schema`] for GraphQL and [`app`] for HTTP.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+pub use graphql::{AppSchema, QueryLimits, build_schema};
+pub use http::app;
+
+/// The default largest request body: 8 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Everything a request needs: the database, the access policy and the limits.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// Who may do what.
+    pub policy: Arc<auth::AccessPolicy>,
+    /// Depth and complexity limits of GraphQL queries.
+    pub limits: QueryLimits,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl AppState {
+    /// State with default limits.
+    pub fn new(db: DatabaseConnection, policy: auth::AccessPolicy) -> Self {
+        Self {
+            db,
+            policy: Arc::new(policy),
+            limits: QueryLimits::default(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}

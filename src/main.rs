@@ -1,0 +1,16 @@
+//! The `hiring-analytics` binary: parse the CLI, set up logging, run the subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hiring_analytics::{cli, config::Cli, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Cli::parse();
+    if let Err(err) = telemetry::init(args.global.log_format, &args.global.log_filter) {
+        eprintln!("error: {err:#}");
+        return ExitCode::from(2);
+    }
+    cli::run(args).await
+}

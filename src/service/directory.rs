@@ -1,0 +1,67 @@
+//! Reading departments, jobs and hires by id.
+
+use std::collections::HashMap;
+
+use entity::{department, hired_employee, job};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::error::AppError;
+
+/// Every department, ordered by id.
+#[tracing::instrument(skip(db))]
+pub async fn list_departments(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<department::Model>, AppError> {
+    Ok(department::Entity::find()
+        .order_by_asc(department::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Every job, ordered by id.
+#[tracing::instrument(skip(db))]
+pub async fn list_jobs(db: &impl ConnectionTrait) -> Result<Vec<job::Model>, AppError> {
+    Ok(job::Entity::find()
+        .order_by_asc(job::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The departments with these ids, keyed by id; absent ids are simply missing.
+#[tracing::instrument(skip(db, ids), fields(ids = ids.len()))]
+pub async fn departments_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, department::Model>, AppError> {
+    let rows = department::Entity::find()
+        .filter(department::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
+/// The jobs with these ids, keyed by id; absent ids are simply missing.
+#[tracing::instrument(skip(db, ids), fields(ids = ids.len()))]
+pub async fn jobs_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, job::Model>, AppError> {
+    let rows = job::Entity::find()
+        .filter(job::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
+/// The hires with these ids, keyed by id; absent ids are simply missing.
+#[tracing::instrument(skip(db, ids), fields(ids = ids.len()))]
+pub async fn hires_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, hired_employee::Model>, AppError> {
+    let rows = hired_employee::Entity::find()
+        .filter(hired_employee::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
