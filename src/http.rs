@@ -61,23 +61,47 @@ pub fn app(state: AppState) -> Router {
         )
 }
 
-/// A GraphQL-shaped error response outside of execution (auth, transport).
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, Json(body)).into_response()
+/// A failure before GraphQL execution (auth, transport), sent as a GraphQL-shaped error.
+struct HttpError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
-fn identify(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
+impl HttpError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let body =
+            json!({ "errors": [{ "message": self.message, "extensions": { "code": self.code } }] });
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}
+
+fn identify(state: &HttpState, headers: &HeaderMap) -> Result<Caller, HttpError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
     state.app.policy.identify(authorization).map_err(|err| {
-        let mut response =
-            error_response(StatusCode::UNAUTHORIZED, err.code(), &err.public_message());
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
+        HttpError::new(StatusCode::UNAUTHORIZED, err.code(), err.public_message())
+            .with_header(header::WWW_AUTHENTICATE, "Bearer")
     })
 }
 
@@ -98,28 +122,27 @@ async fn graphql_get(State(state): State<HttpState>, req: Request) -> Response {
     };
     let caller = match identify(&state, req.headers()) {
         Ok(caller) => caller,
-        Err(response) => return response,
+        Err(err) => return err.into_response(),
     };
     let request = match async_graphql::http::parse_query_string(query_string) {
         Ok(request) => request,
         Err(err) => {
-            return error_response(
+            return HttpError::new(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
-                &format!("cannot read the GraphQL request from the URL: {err}"),
-            );
+                format!("cannot read the GraphQL request from the URL: {err}"),
+            )
+            .into_response();
         }
     };
     if is_mutation(&request) {
-        let mut response = error_response(
+        return HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             "mutations must be sent with POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        )
+        .with_header(header::ALLOW, "POST")
+        .into_response();
     }
     execute(&state, caller, request).await
 }
@@ -142,16 +165,16 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
 async fn graphql_post(State(state): State<HttpState>, req: Request) -> Response {
     let caller = match identify(&state, req.headers()) {
         Ok(caller) => caller,
-        Err(response) => return response,
+        Err(err) => return err.into_response(),
     };
     match read_request(req, state.app.body_limit).await {
         Ok(request) => execute(&state, caller, request).await,
-        Err(response) => response,
+        Err(err) => err.into_response(),
     }
 }
 
 /// Reads a POST body into a GraphQL request, streaming it within `limit` bytes.
-async fn read_request(req: Request, limit: usize) -> Result<async_graphql::Request, Response> {
+async fn read_request(req: Request, limit: usize) -> Result<async_graphql::Request, HttpError> {
     let declared_length = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -203,7 +226,7 @@ async fn read_request(req: Request, limit: usize) -> Result<async_graphql::Reque
             ParseRequestError::MissingFiles => "multipart request lacks a mapped file".into(),
             _ => "the request body could not be read".into(),
         };
-        error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message)
+        HttpError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
     })
 }
 
@@ -218,8 +241,8 @@ fn is_length_limit(err: &axum::Error) -> bool {
     false
 }
 
-fn payload_too_large() -> Response {
-    error_response(
+fn payload_too_large() -> HttpError {
+    HttpError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
         "the request body is larger than the server's BODY_LIMIT",
@@ -254,8 +277,8 @@ fn unavailable() -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
-    error_response(
+async fn not_found() -> HttpError {
+    HttpError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         "no such endpoint; GraphQL is at /graphql",

@@ -195,6 +195,20 @@ async fn template(admin_url: &str) -> String {
         .clone()
 }
 
+/// `TEST_DATABASE_URL`, or `None` (with a notice) when unset outside CI.
+fn postgres_admin_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("TEST_DATABASE_URL is not set, and CI requires the PostgreSQL tests")
+        }
+        _ => {
+            eprintln!("notice: TEST_DATABASE_URL is not set; skipping the PostgreSQL variant");
+            None
+        }
+    }
+}
+
 impl TestDb {
     /// A fresh database on `backend`, or `None` when PostgreSQL is not configured (outside CI).
     pub async fn new(backend: Backend) -> Option<TestDb> {
@@ -257,6 +271,54 @@ impl TestDb {
         }
     }
 
+    /// A database with no tables at all, for testing migrations.
+    pub async fn empty(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("empty.db").display()
+                );
+                let db = db::connect(&url, PoolSettings::default())
+                    .await
+                    .expect("open sqlite");
+                Some(TestDb {
+                    backend,
+                    db,
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url()?;
+                let name = format!(
+                    "ha_test_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                let admin = admin_connection(&admin_url).await.expect("connect admin");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create empty database");
+                admin.close().await.expect("close admin");
+                let url = with_database(&admin_url, &name);
+                let db = db::connect(&url, PoolSettings::default())
+                    .await
+                    .expect("connect test db");
+                Some(TestDb {
+                    backend,
+                    db,
+                    url,
+                    _dir: None,
+                    pg: Some(PgDatabase { admin_url, name }),
+                })
+            }
+        }
+    }
+
     /// App state over this database with the given policy.
     pub fn state(&self, policy: AccessPolicy) -> AppState {
         AppState::new(self.db.clone(), policy)
@@ -265,6 +327,17 @@ impl TestDb {
     /// App state as a local developer runs it: no tokens, loopback.
     pub fn local_state(&self) -> AppState {
         self.state(AccessPolicy::new(None, None, true))
+    }
+}
+
+/// Runs `test` against an empty database (no tables) on `backend`.
+pub async fn run_empty<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if let Some(db) = TestDb::empty(backend).await {
+        test(db).await;
     }
 }
 
@@ -293,6 +366,26 @@ macro_rules! db_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_postgres() {
                     $crate::common::run($crate::common::Backend::Postgres, super::$name).await;
+                }
+            }
+        )*
+    };
+}
+
+/// Like `db_tests!`, but each test starts from an empty database with no tables.
+#[macro_export]
+macro_rules! empty_db_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    $crate::common::run_empty($crate::common::Backend::Sqlite, super::$name).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    $crate::common::run_empty($crate::common::Backend::Postgres, super::$name).await;
                 }
             }
         )*

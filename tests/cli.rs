@@ -1,0 +1,263 @@
+//! The built binary: flags, help, migrate, schema, and serve's lifecycle.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use common::TestDb;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hiring-analytics");
+const SECRET: &str = "super-secret-admin-token-42";
+
+fn command() -> Command {
+    let mut command = Command::new(BIN);
+    for var in [
+        "DATABASE_URL",
+        "ADMIN_TOKEN",
+        "API_TOKEN",
+        "BIND",
+        "RUST_LOG",
+        "LOG_FORMAT",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let output = command().arg("--version").output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        format!("hiring-analytics {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn help_lists_the_subcommands_and_settings_without_secret_values() {
+    let output = command()
+        .args(["serve", "--help"])
+        .env("ADMIN_TOKEN", SECRET)
+        .env("API_TOKEN", SECRET)
+        .env("DATABASE_URL", format!("postgres://app:{SECRET}@db/hiring"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for setting in [
+        "DATABASE_URL",
+        "BIND",
+        "LOG_FORMAT",
+        "RUST_LOG",
+        "ADMIN_TOKEN",
+        "API_TOKEN",
+        "BODY_LIMIT",
+        "MAX_QUERY_DEPTH",
+        "MAX_QUERY_COMPLEXITY",
+        "--insecure",
+    ] {
+        assert!(help.contains(setting), "--help lacks {setting}:\n{help}");
+    }
+    assert!(!help.contains(SECRET), "--help shows a secret:\n{help}");
+
+    let output = command().arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for subcommand in ["serve", "migrate", "schema"] {
+        assert!(help.contains(subcommand), "--help lacks {subcommand}");
+    }
+}
+
+#[test]
+fn an_empty_token_is_refused_with_a_usage_error() {
+    let output = command()
+        .args(["serve", "--admin-token", " "])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("must not be empty"));
+}
+
+#[test]
+fn serve_refuses_a_non_loopback_address_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command()
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--insecure") && stderr.contains("ADMIN_TOKEN"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migrate_reports_an_unreachable_database_without_its_password() {
+    let output = command()
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://app:{SECRET}@127.0.0.1:1/hiring"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}
+
+async fn table_names(t: &TestDb) -> Vec<String> {
+    let sql = match t.db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1",
+    };
+    t.db.query_all_raw(Statement::from_string(t.db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+async fn migrate_creates_every_table(t: TestDb) {
+    assert!(
+        !table_names(&t)
+            .await
+            .contains(&"hired_employees".to_owned())
+    );
+    let output = command()
+        .arg("migrate")
+        .env("DATABASE_URL", &t.url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tables = table_names(&t).await;
+    for table in ["departments", "jobs", "hired_employees", "rejected_rows"] {
+        assert!(tables.contains(&table.to_owned()), "{tables:?}");
+    }
+    // A second run has nothing to do and still succeeds.
+    let output = command()
+        .arg("migrate")
+        .env("DATABASE_URL", &t.url)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+}
+
+/// A running `serve` process, stopped by SIGTERM when the test ends.
+struct Server {
+    child: Child,
+    address: String,
+    logs: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Server {
+        let mut command = command();
+        command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", database_url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let address = loop {
+            let line = logs
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("serve did not start:\n{}", seen.join("\n")));
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            seen.push(line);
+        };
+        Server {
+            child,
+            address,
+            logs,
+        }
+    }
+
+    fn terminate(&mut self) -> (std::process::ExitStatus, Vec<String>) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        let logs = self.logs.try_iter().collect();
+        (status, logs)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+async fn serve_migrates_answers_and_stops_cleanly_on_sigterm(t: TestDb) {
+    let mut server = Server::start(&t.url, &[("ADMIN_TOKEN", SECRET)]);
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", server.address);
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let playground = client.get(format!("{base}/graphql")).send().await.unwrap();
+    assert!(playground.text().await.unwrap().contains("graphiql"));
+    let answer: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": "{ departments { id department } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer, serde_json::json!({ "data": { "departments": [] } }));
+
+    let (status, logs) = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    let logs = logs.join("\n");
+    assert!(logs.contains("shutting down"), "{logs}");
+    assert!(!logs.contains(SECRET), "a secret reached the log:\n{logs}");
+}
+
+empty_db_tests!(
+    migrate_creates_every_table,
+    serve_migrates_answers_and_stops_cleanly_on_sigterm,
+);
