@@ -1,6 +1,6 @@
 //! Command-line flags, each with an environment fallback.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
@@ -68,6 +68,68 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
+    /// Load headerless CSV files (departments, jobs, hires); each file is loaded in one transaction.
+    Import(ImportArgs),
+    /// Write a deterministic synthetic dataset as the three CSV files.
+    Generate(GenerateArgs),
+}
+
+/// Which files to import.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).multiple(true))]
+pub struct ImportArgs {
+    /// Folder holding departments.csv, jobs.csv and hired_employees.csv (all three must exist).
+    #[arg(long, group = "input", conflicts_with_all = ["departments", "jobs", "hired_employees"])]
+    pub dir: Option<PathBuf>,
+    /// The departments file (`id,department`).
+    #[arg(long, group = "input")]
+    pub departments: Option<PathBuf>,
+    /// The jobs file (`id,job`).
+    #[arg(long, group = "input")]
+    pub jobs: Option<PathBuf>,
+    /// The hires file (`id,name,datetime,department_id,job_id`).
+    #[arg(long, group = "input")]
+    pub hired_employees: Option<PathBuf>,
+    /// Print the summary as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Progress display: a bar on a terminal, log lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A bar when standard error is a terminal, log lines otherwise.
+    Auto,
+    /// Always a bar.
+    Bar,
+    /// Always log lines.
+    Log,
+}
+
+/// What to generate.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of hire records to write.
+    #[arg(long)]
+    pub hires: u64,
+    /// Seed: the same seed and settings always give the same files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Folder to write departments.csv, jobs.csv and hired_employees.csv into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Fraction of hire records (0 to 1) made invalid, cycling through every rejection reason.
+    #[arg(long, default_value_t = 0.0)]
+    pub bad_fraction: f64,
+    /// First year of hire dates.
+    #[arg(long, default_value_t = 2019)]
+    pub from_year: i32,
+    /// Last year of hire dates.
+    #[arg(long, default_value_t = 2023)]
+    pub to_year: i32,
 }
 
 /// Settings of the HTTP server.
@@ -105,6 +167,14 @@ pub struct ServeArgs {
     /// Seconds that in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+
+    /// On an empty database, generate and import a small demo dataset first.
+    #[arg(long, env = "DEMO")]
+    pub demo: bool,
+
+    /// Largest accepted multipart upload (`importCsv`), in bytes.
+    #[arg(long, env = "UPLOAD_LIMIT", default_value_t = 1024 * 1024 * 1024)]
+    pub upload_limit: usize,
 
     /// Most database connections in the pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod generator;
 pub mod graphql;
 pub mod http;
 pub mod service;

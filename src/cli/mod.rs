@@ -1,5 +1,7 @@
 //! The subcommands, one file each.
 
+mod generate;
+mod import;
 mod migrate;
 mod schema;
 mod serve;
@@ -45,6 +47,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(database_url, args).await,
         Command::Migrate => migrate::run(database_url).await,
         Command::Schema => schema::run(),
+        Command::Import(args) => import::run(database_url, args).await,
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -203,7 +203,8 @@ fn records<T: Serialize>(
         .map(|(index, row)| RawRecord {
             position: index as i64,
             fields: fields(row),
-            raw: serde_json::to_string(row).unwrap_or_default(),
+            raw: Some(serde_json::to_string(row).unwrap_or_default()),
+            problem: None,
         })
         .collect())
 }

@@ -25,6 +25,8 @@ const CONFLICT_RETRIES: usize = 3;
 
 /// Stable reason codes for refused rows.
 pub mod reason {
+    /// The record is not valid UTF-8.
+    pub const INVALID_ENCODING: &str = "INVALID_ENCODING";
     /// The record has too few or too many fields.
     pub const WRONG_FIELD_COUNT: &str = "WRONG_FIELD_COUNT";
     /// A mandatory field is empty or blank.
@@ -52,8 +54,19 @@ pub struct RawRecord {
     pub position: i64,
     /// The fields as text, in column order.
     pub fields: Vec<String>,
+    /// The record as received, for the rejection log; `None` means the fields as a CSV line.
+    pub raw: Option<String>,
+    /// A problem found while reading, before any field is looked at.
+    pub problem: Option<Problem>,
+}
+
+impl RawRecord {
     /// The record as received, for the rejection log.
-    pub raw: String,
+    pub fn raw_text(&self) -> String {
+        self.raw
+            .clone()
+            .unwrap_or_else(|| super::csv_input::to_csv_line(&self.fields))
+    }
 }
 
 /// Why one record was refused.
@@ -136,7 +149,23 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(field: Option<&'static str>, code: &'static str, message: impl Into<String>) -> Self {
+    /// The reason code, from [`reason`].
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The field to blame, if one is.
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
+    }
+
+    /// What is wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A problem with `field` (if one is to blame), a reason code and a message.
+    pub fn new(field: Option<&'static str>, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             field,
             code,
@@ -149,6 +178,9 @@ fn expect_fields<'a>(
     record: &'a RawRecord,
     names: &[&'static str],
 ) -> Result<Vec<&'a str>, Problem> {
+    if let Some(problem) = &record.problem {
+        return Err(problem.clone());
+    }
     if record.fields.len() != names.len() {
         return Err(Problem::new(
             None,
@@ -270,7 +302,7 @@ fn reject(record: &RawRecord, id: Option<i32>, problem: Problem) -> RejectedRow 
         field: problem.field,
         code: problem.code,
         message: problem.message,
-        raw: record.raw.clone(),
+        raw: record.raw_text(),
     }
 }
 
@@ -331,7 +363,7 @@ where
     }
 }
 
-async fn store_dimension_batch(
+pub(crate) async fn store_dimension_batch(
     txn: &impl ConnectionTrait,
     dimension: Dimension,
     source: &str,
@@ -460,7 +492,7 @@ async fn insert_dimension_rows(
     Ok(())
 }
 
-async fn store_hire_batch(
+pub(crate) async fn store_hire_batch(
     txn: &impl ConnectionTrait,
     source: &str,
     records: &[RawRecord],

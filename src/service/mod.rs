@@ -1,6 +1,9 @@
 //! The real work: plain async functions over a database connection, shared by
 //! GraphQL, the CLI and tests.
 
+pub mod csv_input;
 pub mod directory;
+pub mod import;
 pub mod ingest;
+pub mod pg_copy;
 pub mod rejected;

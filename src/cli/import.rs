@@ -1,0 +1,195 @@
+//! `hiring-analytics import`: load CSV files, dimensions first.
+
+use std::{
+    fs::File,
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::DatabaseConnection;
+
+use super::Failure;
+use crate::{
+    config::{ImportArgs, ProgressMode},
+    db::{self, PoolSettings},
+    service::import::{self, ImportProgress, Table, TableSummary},
+};
+
+/// Exit code for a missing or unreadable input file.
+pub const EXIT_INPUT: u8 = 3;
+/// Exit code for an import cut off by Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The files to load, in load order, each checked to be readable before anything is written.
+fn input_files(args: &ImportArgs) -> Result<Vec<(Table, PathBuf, File)>, Failure> {
+    let chosen: Vec<(Table, PathBuf)> = match &args.dir {
+        Some(dir) => Table::ALL
+            .iter()
+            .map(|table| (*table, dir.join(table.file_name())))
+            .collect(),
+        None => [
+            (Table::Departments, &args.departments),
+            (Table::Jobs, &args.jobs),
+            (Table::HiredEmployees, &args.hired_employees),
+        ]
+        .into_iter()
+        .filter_map(|(table, path)| path.clone().map(|path| (table, path)))
+        .collect(),
+    };
+    chosen
+        .into_iter()
+        .map(|(table, path)| {
+            let file = File::open(&path).map_err(|err| Failure {
+                exit_code: EXIT_INPUT,
+                error: anyhow::anyhow!("cannot read {} for {table}: {err}", path.display()),
+            })?;
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(Failure {
+                    exit_code: EXIT_INPUT,
+                    error: anyhow::anyhow!("{} is a folder, not a CSV file", path.display()),
+                });
+            }
+            Ok((table, path, file))
+        })
+        .collect()
+}
+
+fn source_label(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    format!("csv:{name}")
+}
+
+/// Imports the chosen files and prints a summary per table.
+pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), Failure> {
+    let files = input_files(&args)?;
+    let db = db::connect(database_url, PoolSettings::default()).await?;
+    db::migrate(&db).await?;
+    let show_bar = match args.progress {
+        ProgressMode::Auto => std::io::stderr().is_terminal(),
+        ProgressMode::Bar => true,
+        ProgressMode::Log => false,
+    };
+
+    let mut summaries = Vec::new();
+    for (table, path, file) in files {
+        let progress = Arc::new(ImportProgress::default());
+        let watcher = tokio::spawn(watch(table, Arc::clone(&progress), show_bar));
+        let outcome = tokio::select! {
+            outcome = load(&db, table, &path, file, Arc::clone(&progress)) => outcome,
+            _ = tokio::signal::ctrl_c() => {
+                watcher.abort();
+                let done: Vec<_> = summaries.iter().map(|s: &TableSummary| s.table.name()).collect();
+                return Err(Failure {
+                    exit_code: EXIT_INTERRUPTED,
+                    error: anyhow::anyhow!(
+                        "interrupted: {table} was rolled back and is as it was before; \
+                         tables already loaded: {}",
+                        if done.is_empty() { "none".to_owned() } else { done.join(", ") }
+                    ),
+                });
+            }
+        };
+        watcher.abort();
+        let _ = watcher.await;
+        summaries.push(outcome?);
+    }
+    print_summary(&summaries, args.json);
+    Ok(())
+}
+
+async fn load(
+    db: &DatabaseConnection,
+    table: Table,
+    path: &Path,
+    file: File,
+    progress: Arc<ImportProgress>,
+) -> Result<TableSummary, Failure> {
+    import::import_csv(db, table, &source_label(path), Box::new(file), progress)
+        .await
+        .map_err(|err| {
+            err.log();
+            Failure::from(anyhow::anyhow!(
+                "importing {} into {table} failed: {}",
+                path.display(),
+                err.public_message()
+            ))
+        })
+}
+
+/// Shows progress until aborted: a bar with rows/s on a terminal, log lines otherwise.
+async fn watch(table: Table, progress: Arc<ImportProgress>, show_bar: bool) {
+    let started = Instant::now();
+    if show_bar {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {prefix:16} {human_pos:>11} rows {per_sec:>16} {elapsed:>4} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(table.name());
+        let _finish = FinishOnDrop(bar.clone());
+        loop {
+            bar.set_position(progress.rows_read());
+            bar.set_message(progress.phase());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    } else {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let rows = progress.rows_read();
+            let seconds = started.elapsed().as_secs_f64().max(0.001);
+            tracing::info!(
+                table = table.name(),
+                rows,
+                rows_per_second = (rows as f64 / seconds) as u64,
+                phase = progress.phase(),
+                "import progress"
+            );
+        }
+    }
+}
+
+struct FinishOnDrop(ProgressBar);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn print_summary(summaries: &[TableSummary], json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(summaries).unwrap_or_default()
+        );
+        return;
+    }
+    println!(
+        "{:<16} {:>10} {:>10} {:>10} {:>10}  rejected by reason",
+        "table", "read", "inserted", "unchanged", "rejected"
+    );
+    for s in summaries {
+        let reasons: Vec<String> = s
+            .rejected_by_reason
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect();
+        println!(
+            "{:<16} {:>10} {:>10} {:>10} {:>10}  {}",
+            s.table.name(),
+            s.read,
+            s.inserted,
+            s.unchanged,
+            s.rejected,
+            if reasons.is_empty() { "-".to_owned() } else { reasons.join(", ") }
+        );
+    }
+}
