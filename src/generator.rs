@@ -92,15 +92,43 @@ const LEVELS: [&str; 4] = ["I", "II", "III", "IV"];
 const FIRST_NAMES: [&str; 32] = [
     "Harold", "Ty", "Lyman", "Lotti", "Gretna", "Marlo", "Ada", "Bruno", "Celia", "Dmitri",
     "Elena", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kemal", "Lucia", "Mateo", "Nadia",
-    "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tamar", "Umar", "Vera", "Wen", "Xavier",
-    "Yara", "Zoë",
+    "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tamar", "Umar", "Vera", "Wen", "Xavier", "Yara",
+    "Zoë",
 ];
 
 const LAST_NAMES: [&str; 32] = [
-    "Vogt", "Hofer", "Hadye", "Crowthe", "Lording", "O'Neill", "Lovelace", "Silva", "Moreau",
-    "Petrov", "García", "Haddad", "Berg", "Tanaka", "Costa", "Lind", "Yilmaz", "Rossi",
-    "Fernández", "Kowalski", "Nilsson", "Sharma", "Dupont", "Marín", "Holm", "Levi", "Khan",
-    "Novak", "Zhang", "Dubois", "Haddad-Smith", "Smith, Jr.",
+    "Vogt",
+    "Hofer",
+    "Hadye",
+    "Crowthe",
+    "Lording",
+    "O'Neill",
+    "Lovelace",
+    "Silva",
+    "Moreau",
+    "Petrov",
+    "García",
+    "Haddad",
+    "Berg",
+    "Tanaka",
+    "Costa",
+    "Lind",
+    "Yilmaz",
+    "Rossi",
+    "Fernández",
+    "Kowalski",
+    "Nilsson",
+    "Sharma",
+    "Dupont",
+    "Marín",
+    "Holm",
+    "Levi",
+    "Khan",
+    "Novak",
+    "Zhang",
+    "Dubois",
+    "Haddad-Smith",
+    "Smith, Jr.",
 ];
 
 /// Settings of one generated dataset.
@@ -274,18 +302,31 @@ pub fn generate(dir: &Path, settings: &GeneratorSettings) -> anyhow::Result<Gene
                 // INVALID_ID
                 2 => writeln!(hires, "-{id},{first},{datetime},{department},{job}")?,
                 // NAME_TOO_LONG
-                3 => writeln!(hires, "{id},{},{datetime},{department},{job}", "x".repeat(300))?,
+                3 => writeln!(
+                    hires,
+                    "{id},{},{datetime},{department},{job}",
+                    "x".repeat(300)
+                )?,
                 // INVALID_DATETIME: no offset
                 4 => writeln!(hires, "{id},{first},{},{department},{job}", &datetime[..19])?,
                 // UNKNOWN_DEPARTMENT
-                5 => writeln!(hires, "{id},{first},{datetime},{},{job}", DEPARTMENTS.len() + 900)?,
+                5 => writeln!(
+                    hires,
+                    "{id},{first},{datetime},{},{job}",
+                    DEPARTMENTS.len() + 900
+                )?,
                 // UNKNOWN_JOB
-                6 => writeln!(hires, "{id},{first},{datetime},{department},{}", JOB_COUNT + 9000)?,
+                6 => writeln!(
+                    hires,
+                    "{id},{first},{datetime},{department},{}",
+                    JOB_COUNT + 9000
+                )?,
                 // DUPLICATE_ID: an earlier id, different content
                 7 => match last_good_id {
-                    Some(earlier) => {
-                        writeln!(hires, "{earlier},Duplicate {first},{datetime},{department},{job}")?
-                    }
+                    Some(earlier) => writeln!(
+                        hires,
+                        "{earlier},Duplicate {first},{datetime},{department},{job}"
+                    )?,
                     None => writeln!(hires, "{id},{first},{datetime},{department}")?,
                 },
                 // INVALID_ENCODING

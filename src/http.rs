@@ -167,14 +167,30 @@ async fn graphql_post(State(state): State<HttpState>, req: Request) -> Response 
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
-    match read_request(req, state.app.body_limit).await {
+    match read_request(req, state.app.body_limit, state.app.upload_limit).await {
         Ok(request) => execute(&state, caller, request).await,
         Err(err) => err.into_response(),
     }
 }
 
-/// Reads a POST body into a GraphQL request, streaming it within `limit` bytes.
-async fn read_request(req: Request, limit: usize) -> Result<async_graphql::Request, HttpError> {
+/// Reads a POST body into a GraphQL request, streaming it within the limits.
+///
+/// Plain requests get `body_limit`; multipart uploads (CSV imports) get
+/// `upload_limit`, and their files are spooled to temporary files, not memory.
+async fn read_request(
+    req: Request,
+    body_limit: usize,
+    upload_limit: usize,
+) -> Result<async_graphql::Request, HttpError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(ToString::to_string);
+    let is_upload = content_type
+        .as_deref()
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    let limit = if is_upload { upload_limit } else { body_limit };
     let declared_length = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -183,11 +199,6 @@ async fn read_request(req: Request, limit: usize) -> Result<async_graphql::Reque
     if declared_length.is_some_and(|length| length > limit as u64) {
         return Err(payload_too_large());
     }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(ToString::to_string);
     let too_large = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&too_large);
     // A body without a Content-Length is cut off once it passes the limit.
@@ -199,10 +210,15 @@ async fn read_request(req: Request, limit: usize) -> Result<async_graphql::Reque
         std::io::Error::other(err.to_string())
     });
     let reader = tokio_util::io::StreamReader::new(body).compat();
-    let parsed =
-        async_graphql::http::receive_batch_body(content_type, reader, MultipartOptions::default())
-            .await
-            .and_then(|batch| batch.into_single());
+    let parsed = async_graphql::http::receive_batch_body(
+        content_type,
+        reader,
+        MultipartOptions::default()
+            .max_file_size(upload_limit)
+            .max_num_files(8),
+    )
+    .await
+    .and_then(|batch| batch.into_single());
     parsed.map_err(|err| {
         if too_large.load(Ordering::Relaxed) || matches!(err, ParseRequestError::PayloadTooLarge) {
             return payload_too_large();

@@ -24,6 +24,9 @@ pub use http::app;
 /// The default largest request body: 8 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
+/// The default largest multipart upload: 1 GiB.
+pub const DEFAULT_UPLOAD_LIMIT: usize = 1024 * 1024 * 1024;
+
 /// Everything a request needs: the database, the access policy and the limits.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -35,6 +38,8 @@ pub struct AppState {
     pub limits: QueryLimits,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest accepted multipart upload (`importCsv`), in bytes.
+    pub upload_limit: usize,
 }
 
 impl AppState {
@@ -45,6 +50,7 @@ impl AppState {
             policy: Arc::new(policy),
             limits: QueryLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
         }
     }
 }

@@ -142,7 +142,7 @@ async fn watch(table: Table, progress: Arc<ImportProgress>, show_bar: bool) {
         }
     } else {
         loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
             let rows = progress.rows_read();
             let seconds = started.elapsed().as_secs_f64().max(0.001);
             tracing::info!(
@@ -189,7 +189,11 @@ fn print_summary(summaries: &[TableSummary], json: bool) {
             s.inserted,
             s.unchanged,
             s.rejected,
-            if reasons.is_empty() { "-".to_owned() } else { reasons.join(", ") }
+            if reasons.is_empty() {
+                "-".to_owned()
+            } else {
+                reasons.join(", ")
+            }
         );
     }
 }

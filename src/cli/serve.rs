@@ -42,6 +42,9 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     };
     let db = db::connect(database_url, settings).await?;
     db::migrate(&db).await?;
+    if args.demo {
+        load_demo_data(&db).await?;
+    }
 
     let mut state = AppState::new(db.clone(), policy);
     state.limits = QueryLimits {
@@ -49,6 +52,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         max_complexity: args.max_query_complexity,
     };
     state.body_limit = args.body_limit;
+    state.upload_limit = args.upload_limit;
 
     let listener = TcpListener::bind(args.bind)
         .await
@@ -75,6 +79,52 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     }
     db.close().await.context("closing the database pool")?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Hires in the demo dataset.
+const DEMO_HIRES: u64 = 3_000;
+
+/// On an empty database, generates and imports a small dataset so the playground shows data.
+async fn load_demo_data(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    if entity::hired_employee::Entity::find().count(db).await? > 0 {
+        tracing::info!("--demo: the database already holds hires; nothing loaded");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir().context("creating a temporary folder for demo data")?;
+    let settings = crate::generator::GeneratorSettings {
+        hires: DEMO_HIRES,
+        seed: 2021,
+        bad_fraction: 0.02,
+        from_year: 2019,
+        to_year: 2023,
+    };
+    crate::generator::generate(dir.path(), &settings)?;
+    for table in crate::service::import::Table::ALL {
+        let path = dir.path().join(table.file_name());
+        let file =
+            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let summary = crate::service::import::import_csv(
+            db,
+            table,
+            &format!("demo:{}", table.file_name()),
+            Box::new(file),
+            Arc::new(crate::service::import::ImportProgress::default()),
+        )
+        .await
+        .map_err(|err| {
+            err.log();
+            anyhow::anyhow!("loading demo data failed: {}", err.public_message())
+        })?;
+        tracing::info!(
+            table = %table,
+            inserted = summary.inserted,
+            rejected = summary.rejected,
+            "--demo: loaded demo data"
+        );
+    }
     Ok(())
 }
 

@@ -1,13 +1,22 @@
 //! Admin-only queries.
 
+use std::sync::Arc;
+
 use async_graphql::{
-    Context, Object, Result, SimpleObject,
+    Context, Object, Result, SimpleObject, Upload,
     connection::{Connection, Edge},
 };
 use entity::rejected_row;
 
 use super::{db, scalars::DateTime};
-use crate::{auth::AdminAccess, error::AppError, service::rejected};
+use crate::{
+    auth::AdminAccess,
+    error::AppError,
+    service::{
+        import::{self, ImportProgress, Table, TableSummary},
+        rejected,
+    },
+};
 
 /// The most entries one page of the rejected-row log returns.
 pub const MAX_PAGE_SIZE: i32 = 500;
@@ -91,5 +100,82 @@ impl AdminQuery {
                 .map(|row| Edge::new(row.id.to_string(), RejectedRowLogEntry::from(row))),
         );
         Ok(connection)
+    }
+}
+
+/// Refused rows of one reason.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ReasonCount {
+    /// The reason code, e.g. `MISSING_FIELD`.
+    pub code: String,
+    /// How many rows were refused for it.
+    pub rows: u64,
+}
+
+/// What an import did to one table (the same summary the CLI prints).
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ImportSummary {
+    /// The table loaded.
+    pub table: Table,
+    /// Records read from the file.
+    pub read: u64,
+    /// Rows newly stored.
+    pub inserted: u64,
+    /// Rows already stored with the same content.
+    pub unchanged: u64,
+    /// Rows refused; each is in the rejected-row log.
+    pub rejected: u64,
+    /// Refused rows per reason code.
+    pub rejected_by_reason: Vec<ReasonCount>,
+}
+
+impl From<TableSummary> for ImportSummary {
+    fn from(s: TableSummary) -> Self {
+        Self {
+            table: s.table,
+            read: s.read,
+            inserted: s.inserted,
+            unchanged: s.unchanged,
+            rejected: s.rejected,
+            rejected_by_reason: s
+                .rejected_by_reason
+                .into_iter()
+                .map(|(code, rows)| ReasonCount { code, rows })
+                .collect(),
+        }
+    }
+}
+
+/// Mutations for operators; each needs the admin token.
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Loads a headerless CSV file into one table, in one transaction, with the same rules
+    /// and summary as `hiring-analytics import` (send it as a GraphQL multipart upload).
+    #[graphql(guard = "AdminAccess")]
+    async fn import_csv(
+        &self,
+        ctx: &Context<'_>,
+        table: Table,
+        file: Upload,
+    ) -> Result<ImportSummary> {
+        let upload = file.value(ctx).map_err(|err| {
+            AppError::bad_input(
+                "UNREADABLE_INPUT",
+                format!("the upload cannot be read: {err}"),
+            )
+        })?;
+        let source = format!("csv:{}", upload.filename);
+        let summary = import::import_csv(
+            db(ctx),
+            table,
+            &source,
+            Box::new(upload.content),
+            Arc::new(ImportProgress::default()),
+        )
+        .await?;
+        Ok(summary.into())
     }
 }

@@ -32,7 +32,7 @@ pub struct QueryRoot(
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(hires::InsertMutation);
+pub struct MutationRoot(hires::InsertMutation, admin::AdminMutation);
 
 /// The executable schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

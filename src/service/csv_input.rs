@@ -53,7 +53,11 @@ fn to_raw_record(record: &csv::ByteRecord) -> RawRecord {
             Ok(text) => text.to_owned(),
             Err(_) => {
                 problem.get_or_insert_with(|| {
-                    Problem::new(None, reason::INVALID_ENCODING, "the record is not valid UTF-8")
+                    Problem::new(
+                        None,
+                        reason::INVALID_ENCODING,
+                        "the record is not valid UTF-8",
+                    )
                 });
                 String::from_utf8_lossy(field).into_owned()
             }

@@ -240,7 +240,9 @@ async fn import_in_batches(
             Table::Departments => {
                 ingest::store_dimension_batch(&txn, Dimension::Departments, source, &batch).await?
             }
-            Table::Jobs => ingest::store_dimension_batch(&txn, Dimension::Jobs, source, &batch).await?,
+            Table::Jobs => {
+                ingest::store_dimension_batch(&txn, Dimension::Jobs, source, &batch).await?
+            }
             Table::HiredEmployees => ingest::store_hire_batch(&txn, source, &batch).await?,
         };
         summary.add(&report);

@@ -165,7 +165,11 @@ impl Problem {
     }
 
     /// A problem with `field` (if one is to blame), a reason code and a message.
-    pub fn new(field: Option<&'static str>, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        field: Option<&'static str>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             field,
             code,
@@ -418,6 +422,7 @@ pub(crate) async fn store_dimension_batch(
     }
     report.inserted = accepted.len() as u64;
     insert_dimension_rows(txn, dimension, accepted).await?;
+    report.rejected.sort_by_key(|row| row.position);
     log_rejections(txn, source, &report.rejected).await?;
     Ok(report)
 }
@@ -586,6 +591,7 @@ pub(crate) async fn store_hire_batch(
             .await?;
         }
     }
+    report.rejected.sort_by_key(|row| row.position);
     log_rejections(txn, source, &report.rejected).await?;
     Ok(report)
 }

@@ -83,7 +83,8 @@ UNION ALL
 SELECT line, NULL, NULL, NULL, NULL, NULL, NULL, code, field, message, raw
 FROM import_hires WHERE code IS NOT NULL";
 
-const INSERT_ACCEPTED: &str = "INSERT INTO hired_employees (id, name, hire_datetime, department_id, job_id)
+const INSERT_ACCEPTED: &str =
+    "INSERT INTO hired_employees (id, name, hire_datetime, department_id, job_id)
 SELECT id, name, hire_datetime, department_id, job_id
 FROM import_hires_checked WHERE verdict = 'INSERTED'";
 
@@ -163,12 +164,11 @@ pub async fn import_hires(
     log_rejected(&mut tx, source).await?;
 
     let mut summary = TableSummary::new(Table::HiredEmployees);
-    let verdicts = sqlx::query(
-        "SELECT verdict, count(*) AS rows FROM import_hires_checked GROUP BY verdict",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    let verdicts =
+        sqlx::query("SELECT verdict, count(*) AS rows FROM import_hires_checked GROUP BY verdict")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
     for row in verdicts {
         let verdict: String = row.try_get("verdict").map_err(db_err)?;
         let rows: i64 = row.try_get("rows").map_err(db_err)?;

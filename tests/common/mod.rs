@@ -477,3 +477,42 @@ pub async fn seed_small(app: &Router, token: Option<&str>) {
         "{response}"
     );
 }
+
+/// Rows in `table`.
+pub async fn count_rows(db: &DatabaseConnection, table: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+/// The rejected-row log as (source, position, field, code), oldest first.
+pub async fn rejected_rows(db: &DatabaseConnection) -> Vec<(String, i64, Option<String>, String)> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    entity::rejected_row::Entity::find()
+        .order_by_asc(entity::rejected_row::Column::Id)
+        .all(db)
+        .await
+        .expect("rejected rows")
+        .into_iter()
+        .map(|r| (r.source, r.position, r.field, r.code))
+        .collect()
+}
+
+/// The shared real samples, or `None` (with a notice) where they are absent outside CI.
+pub fn shared_data_dir() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if dir.join("hired_employees.csv").exists() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("../shared/data is missing, and CI requires the tests that read it");
+    }
+    eprintln!("notice: ../shared/data is absent; skipping a test that reads the real samples");
+    None
+}
