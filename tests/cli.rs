@@ -176,9 +176,14 @@ struct Server {
 
 impl Server {
     fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Server {
+        Self::start_with(database_url, extra_env, &[])
+    }
+
+    fn start_with(database_url: &str, extra_env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut command = command();
         command
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
             .env("DATABASE_URL", database_url)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -257,7 +262,40 @@ async fn serve_migrates_answers_and_stops_cleanly_on_sigterm(t: TestDb) {
     assert!(!logs.contains(SECRET), "a secret reached the log:\n{logs}");
 }
 
+async fn serve_demo_loads_demo_data_into_an_empty_database_once(t: TestDb) {
+    let query = serde_json::json!({ "query": "{ departments { id } jobs { id } h: hiredEmployee(id: 1) { id } }" });
+    let mut server = Server::start_with(&t.url, &[], &["--demo"]);
+    let client = reqwest::Client::new();
+    let answer: serde_json::Value = client
+        .post(format!("http://{}/graphql", server.address))
+        .json(&query)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["data"]["departments"].as_array().unwrap().len(),
+        12,
+        "{answer}"
+    );
+    assert_eq!(answer["data"]["jobs"].as_array().unwrap().len(), 183);
+    let (status, logs) = server.terminate();
+    assert!(status.success(), "{status:?}\n{}", logs.join("\n"));
+    let hires = common::count_rows(&t.db, "hired_employees").await;
+    assert!(hires > 2_500, "{hires} demo hires");
+
+    // A second start finds data and loads nothing more.
+    let mut server = Server::start_with(&t.url, &[], &["--demo"]);
+    let (status, logs) = server.terminate();
+    assert!(status.success());
+    assert_eq!(common::count_rows(&t.db, "hired_employees").await, hires);
+    assert!(logs.join("\n").contains("nothing loaded") || hires > 0);
+}
+
 empty_db_tests!(
     migrate_creates_every_table,
     serve_migrates_answers_and_stops_cleanly_on_sigterm,
+    serve_demo_loads_demo_data_into_an_empty_database_once,
 );

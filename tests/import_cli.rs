@@ -374,3 +374,48 @@ db_tests!(
     an_import_cut_off_midway_leaves_the_table_as_it_was,
     generated_bad_rows_cover_every_rejection_reason,
 );
+
+/// Index and foreign-key definitions of `hired_employees`, sorted.
+async fn hire_table_definitions(t: &TestDb) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let sql = match t.db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'hired_employees'
+             UNION ALL
+             SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE conrelid = 'hired_employees'::regclass"
+        }
+        _ => {
+            "SELECT COALESCE(sql, name) AS def FROM sqlite_master WHERE tbl_name = 'hired_employees'"
+        }
+    };
+    let mut definitions: Vec<String> =
+        t.db.query_all_raw(Statement::from_string(t.db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", "def").unwrap())
+            .collect();
+    definitions.sort();
+    definitions
+}
+
+async fn a_load_into_an_empty_table_keeps_every_index_and_constraint(t: TestDb) {
+    let before = hire_table_definitions(&t).await;
+    assert!(before.len() >= 4, "{before:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(&t.url)
+        .args(["generate", "--hires", "3000", "--seed", "5", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let result = summary(&import(
+        &t.url,
+        &["--dir", &dir.path().display().to_string()],
+    ));
+    assert_eq!(table(&result, "hired_employees")["inserted"], 3000);
+    assert_eq!(hire_table_definitions(&t).await, before);
+}
+
+db_tests!(a_load_into_an_empty_table_keeps_every_index_and_constraint);

@@ -15,6 +15,7 @@ use crate::{
 
 /// Migrates the database, then serves until SIGTERM or Ctrl-C.
 pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
+    let shutdown = shutdown_signal()?;
     let loopback = args.bind.ip().is_loopback();
     let policy = AccessPolicy::new(args.admin_token.as_ref(), args.api_token.as_ref(), loopback);
     if !loopback && policy.has_no_tokens() && !args.insecure {
@@ -66,7 +67,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     let stopping = Arc::new(Notify::new());
     let notify = Arc::clone(&stopping);
     let server = axum::serve(listener, crate::app(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         notify.notify_one();
     });
@@ -128,25 +129,28 @@ async fn load_demo_data(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled, so a signal that arrives right after start-up is not lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
