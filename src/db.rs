@@ -51,6 +51,10 @@ pub fn redact_url(url: &str) -> String {
 /// work at once; PostgreSQL sessions run in UTC so that date parts computed in
 /// SQL never depend on the server's time zone.
 pub async fn connect(url: &str, settings: PoolSettings) -> anyhow::Result<DatabaseConnection> {
+    let postgres_port = url
+        .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+        .map(|opts| opts.get_port())
+        .unwrap_or(5432);
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(settings.max_connections)
@@ -63,7 +67,15 @@ pub async fn connect(url: &str, settings: PoolSettings) -> anyhow::Result<Databa
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
         })
-        .map_sqlx_postgres_opts(|opts| opts.options([("TimeZone", "UTC")]));
+        .map_sqlx_postgres_opts(|opts| opts.options([("TimeZone", "UTC")]))
+        .map_sqlx_postgres_pool_opts(move |pool| {
+            pool.after_connect(move |_conn, _meta| {
+                Box::pin(async move {
+                    disable_nagle_on_sockets_to(postgres_port);
+                    Ok(())
+                })
+            })
+        });
     Database::connect(options)
         .await
         .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))
@@ -88,3 +100,49 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     })
     .await
 }
+
+/// Turns Nagle's algorithm off on this process's TCP sockets to PostgreSQL at `port`.
+///
+/// sqlx 0.9.0 stopped setting `TCP_NODELAY` (sqlx issue #4335, fixed upstream
+/// but not yet released). Without it, any message larger than one TCP segment
+/// (a 1000-row insert, for one) waits for the server's delayed ACK: 40 ms per
+/// statement. sqlx gives no access to its socket, so after each new
+/// connection this sets the option on every TCP socket whose peer port is the
+/// database's. It is idempotent; remove it once sqlx sets it again.
+#[cfg(target_os = "linux")]
+fn disable_nagle_on_sockets_to(port: u16) {
+    use std::os::fd::{BorrowedFd, RawFd};
+
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<RawFd>().ok())
+        else {
+            continue;
+        };
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        if !is_socket {
+            continue;
+        }
+        // SAFETY: the descriptor was open a moment ago and is only borrowed for two
+        // socket calls; if it was closed meanwhile they fail and nothing happens.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd);
+        let is_postgres_peer = socket
+            .peer_addr()
+            .ok()
+            .and_then(|peer| peer.as_socket())
+            .is_some_and(|peer| peer.port() == port);
+        if is_postgres_peer && !socket.tcp_nodelay().unwrap_or(true) {
+            let _ = socket.set_tcp_nodelay(true);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn disable_nagle_on_sockets_to(_port: u16) {}

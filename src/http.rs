@@ -199,16 +199,43 @@ async fn read_request(
     if declared_length.is_some_and(|length| length > limit as u64) {
         return Err(payload_too_large());
     }
+    // A body without a Content-Length is cut off once it passes the limit.
+    let limited = http_body_util::Limited::new(req.into_body(), limit);
+    if !is_upload {
+        // Plain JSON is parsed straight into one request: async-graphql's batch
+        // parser buffers the whole document twice to tell a batch from a single.
+        let bytes = match http_body_util::BodyExt::collect(limited).await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                return Err(payload_too_large());
+            }
+            Err(_) => {
+                return Err(HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "the request body could not be read",
+                ));
+            }
+        };
+        return serde_json::from_slice::<async_graphql::Request>(&bytes).map_err(|err| {
+            let message = if bytes.first() == Some(&b'[') {
+                "batched requests are not supported".to_owned()
+            } else {
+                format!("the body is not a valid GraphQL request: {err}")
+            };
+            HttpError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        });
+    }
     let too_large = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&too_large);
-    // A body without a Content-Length is cut off once it passes the limit.
-    let limited = axum::body::Body::new(http_body_util::Limited::new(req.into_body(), limit));
-    let body = limited.into_data_stream().map_err(move |err| {
-        if is_length_limit(&err) {
-            flag.store(true, Ordering::Relaxed);
-        }
-        std::io::Error::other(err.to_string())
-    });
+    let body = axum::body::Body::new(limited)
+        .into_data_stream()
+        .map_err(move |err| {
+            if is_length_limit(&err) {
+                flag.store(true, Ordering::Relaxed);
+            }
+            std::io::Error::other(err.to_string())
+        });
     let reader = tokio_util::io::StreamReader::new(body).compat();
     let parsed = async_graphql::http::receive_batch_body(
         content_type,

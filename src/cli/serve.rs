@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, sync::Notify};
 
 use super::Failure;
@@ -59,6 +60,12 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
+    // Responses go out as soon as they are written, not after a delayed ACK.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
+    });
     tracing::info!(
         database = %db::redact_url(database_url),
         "listening on http://{address} (GraphQL and playground at http://{address}/graphql)"

@@ -4,7 +4,6 @@ use async_graphql::{
     ComplexObject, Context, InputObject, Object, Result, SimpleObject, dataloader::DataLoader,
 };
 use entity::hired_employee;
-use serde::Serialize;
 
 use super::{
     db,
@@ -93,7 +92,7 @@ impl HiresQuery {
 }
 
 /// A department to insert.
-#[derive(Debug, InputObject, Serialize)]
+#[derive(Debug, InputObject)]
 pub struct DepartmentInput {
     /// Its id (a positive 32-bit integer).
     pub id: i32,
@@ -102,7 +101,7 @@ pub struct DepartmentInput {
 }
 
 /// A job to insert.
-#[derive(Debug, InputObject, Serialize)]
+#[derive(Debug, InputObject)]
 pub struct JobInput {
     /// Its id (a positive 32-bit integer).
     pub id: i32,
@@ -111,8 +110,7 @@ pub struct JobInput {
 }
 
 /// A hire to insert.
-#[derive(Debug, InputObject, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, InputObject)]
 pub struct HiredEmployeeInput {
     /// Its id (a positive 32-bit integer).
     pub id: i32,
@@ -184,10 +182,9 @@ impl From<ingest::InsertReport> for InsertReport {
 }
 
 /// Turns a batch of inputs into raw records, refusing an empty or oversized batch whole.
-fn records<T: Serialize>(
-    rows: &[T],
-    fields: impl Fn(&T) -> Vec<String>,
-) -> Result<Vec<RawRecord>, AppError> {
+///
+/// A refused row is logged as its fields in CSV form, like a row from a file.
+fn records<T>(rows: &[T], fields: impl Fn(&T) -> Vec<String>) -> Result<Vec<RawRecord>, AppError> {
     if rows.is_empty() || rows.len() > MAX_BATCH_ROWS {
         return Err(AppError::bad_input(
             "BATCH_SIZE",
@@ -203,7 +200,7 @@ fn records<T: Serialize>(
         .map(|(index, row)| RawRecord {
             position: index as i64,
             fields: fields(row),
-            raw: Some(serde_json::to_string(row).unwrap_or_default()),
+            raw: None,
             problem: None,
         })
         .collect())

@@ -11,8 +11,9 @@ use chrono::{DateTime, Timelike, Utc};
 use entity::{department, hired_employee, job, rejected_row};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    SqlErr,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QuerySelect, SqlErr,
+    sea_query::LockType,
 };
 
 use crate::{db::begin_write, error::AppError};
@@ -531,19 +532,34 @@ pub(crate) async fn store_hire_batch(
                 (row.id, row)
             })
             .collect();
-        let known_departments: HashSet<i32> = department::Entity::find()
-            .filter(department::Column::Id.is_in(department_ids))
+        // On PostgreSQL the referenced rows are locked FOR KEY SHARE once here, as
+        // the foreign-key checks would do row by row: those then find the lock
+        // already held, instead of creating a multixact per row when batches run
+        // concurrently.
+        let key_share = txn.get_database_backend() == DbBackend::Postgres;
+        let mut departments = department::Entity::find()
+            .select_only()
+            .column(department::Column::Id)
+            .filter(department::Column::Id.is_in(department_ids));
+        let mut jobs = job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::Id.is_in(job_ids));
+        if key_share {
+            departments = departments.lock(LockType::KeyShare);
+            jobs = jobs.lock(LockType::KeyShare);
+        }
+        let known_departments: HashSet<i32> = departments
+            .into_tuple::<i32>()
             .all(txn)
             .await?
             .into_iter()
-            .map(|m| m.id)
             .collect();
-        let known_jobs: HashSet<i32> = job::Entity::find()
-            .filter(job::Column::Id.is_in(job_ids))
+        let known_jobs: HashSet<i32> = jobs
+            .into_tuple::<i32>()
             .all(txn)
             .await?
             .into_iter()
-            .map(|m| m.id)
             .collect();
         let mut accepted = Vec::new();
         for (record, row) in parsed {
