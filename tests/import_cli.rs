@@ -170,10 +170,15 @@ async fn every_rejection_reason_is_detected_and_logged(t: TestDb) {
          1,Ada,2021-01-01T00:00:00Z,1,1\n\
          9,Gu,2021-01-01T00:00:00.1234567Z,1,1\n\
          10,Hé,2021-01-01T00:00:00Z,1,1\n\
-         2147483648,Big,2021-01-01T00:00:00Z,1,1\n"
+         2147483648,Big,2021-01-01T00:00:00Z,1,1\n\
+         12,Late,2021-01-01T00:00:00Z,99,1\n\
+         12,Late,2021-01-01T00:00:00Z,1,1\n\
+         12,Late Again,2021-01-01T00:00:00Z,1,1\n"
     );
     let mut hires = hires.into_bytes();
     hires.extend_from_slice(b"11,Bad\xffByte,2021-01-01T00:00:00Z,1,1\n");
+    // Rows after the bad byte keep their line numbers.
+    hires.extend_from_slice(b"13,After,2021-01-01T00:00:00Z,1,1\n");
     let hires = write(dir.path(), "h.csv", &hires);
     let output = summary(&import(
         &t.url,
@@ -195,7 +200,7 @@ async fn every_rejection_reason_is_detected_and_logged(t: TestDb) {
         serde_json::json!({"DUPLICATE_ID": 1})
     );
     let h = table(&output, "hired_employees");
-    assert_eq!(h["inserted"], 2, "{h}");
+    assert_eq!(h["inserted"], 4, "{h}");
     assert_eq!(h["unchanged"], 1, "{h}");
     let logged: Vec<(i64, Option<String>, String)> = rejected_rows(&t.db)
         .await
@@ -214,14 +219,16 @@ async fn every_rejection_reason_is_detected_and_logged(t: TestDb) {
         (9, Some("id"), "DUPLICATE_ID"),
         (11, Some("hire_datetime"), "INVALID_DATETIME"),
         (13, Some("id"), "INVALID_ID"),
-        (14, None, "INVALID_ENCODING"),
+        (14, Some("department_id"), "UNKNOWN_DEPARTMENT"),
+        (16, Some("id"), "DUPLICATE_ID"),
+        (17, None, "INVALID_ENCODING"),
     ];
     let expected: Vec<(i64, Option<String>, String)> = expected
         .iter()
         .map(|(line, field, code)| (*line, field.map(str::to_owned), (*code).to_owned()))
         .collect();
     assert_eq!(logged, expected);
-    assert_eq!(count_rows(&t.db, "hired_employees").await, 2);
+    assert_eq!(count_rows(&t.db, "hired_employees").await, 4);
 }
 
 async fn a_missing_file_fails_before_anything_is_loaded(t: TestDb) {

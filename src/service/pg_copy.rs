@@ -8,17 +8,23 @@
 //! are dropped for the load and rebuilt after it, as pg_restore does.
 //! Everything happens in one transaction.
 
-use std::{io::Read, io::Write as _, sync::Arc};
+use std::{
+    collections::HashSet,
+    fs::File,
+    io::{BufWriter, Read, Seek, Write},
+    sync::Arc,
+};
 
 use async_graphql::futures_util::StreamExt;
 use chrono::{Datelike, Timelike};
+use roaring::RoaringBitmap;
 use sea_orm::sqlx::{self, PgPool, Postgres, Row, Transaction};
 use tokio::sync::mpsc;
 
 use super::{
     csv_input::CsvRecords,
     import::{ImportProgress, Table, TableSummary, unreadable},
-    ingest::{HireRow, RawRecord, parse_hire_record},
+    ingest::{HireRow, Problem, RawRecord, parse_hire_record},
 };
 use crate::error::AppError;
 
@@ -38,6 +44,9 @@ const CREATE_STAGING: &str = "CREATE TEMP TABLE import_hires (
     message text,
     raw text
 ) ON COMMIT DROP";
+
+const COPY_TARGET: &str =
+    "COPY hired_employees (id, name, hire_datetime, department_id, job_id) FROM STDIN";
 
 const COPY_STAGING: &str = "COPY import_hires (line, id, name, hire_datetime, raw_datetime, \
     department_id, job_id, code, field, message, raw) FROM STDIN";
@@ -132,42 +141,53 @@ pub async fn import_hires(
         "SET LOCAL maintenance_work_mem = '512MB'",
         // Other writers wait; readers go on.
         "LOCK TABLE hired_employees IN SHARE ROW EXCLUSIVE MODE",
-        CREATE_STAGING,
     ] {
         exec(&mut tx, setting).await?;
     }
-
-    let mut chunks = spawn_copy_encoder(input, Arc::clone(progress));
-    let mut copy = tx.copy_in_raw(COPY_STAGING).await.map_err(db_err)?;
-    while let Some(chunk) = chunks.recv().await {
-        match chunk {
-            Ok(bytes) => {
-                copy.send(bytes).await.map_err(db_err)?;
-            }
-            Err(err) => {
-                let _ = copy.abort("the input could not be read").await;
-                return Err(unreadable(source, err));
-            }
-        }
-    }
-    copy.finish().await.map_err(db_err)?;
-
-    progress.set_phase("checking rows");
-    // Temporary tables get no statistics on their own; without them the planner guesses badly.
-    exec(&mut tx, "ANALYZE import_hires").await?;
-    exec(&mut tx, CHECK_STAGING).await?;
     let table_was_empty: bool =
         sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM hired_employees)")
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
 
-    progress.set_phase("inserting");
+    let mut summary = TableSummary::new(Table::HiredEmployees);
     let rebuild = if table_was_empty {
-        drop_indexes_and_constraints(&mut tx).await?
+        // As pg_restore does: load without indexes and constraints, then build them.
+        let rebuild = drop_indexes_and_constraints(&mut tx).await?;
+        let routing = Routing::Direct {
+            departments: ids(&mut tx, "SELECT id FROM departments").await?,
+            jobs: ids(&mut tx, "SELECT id FROM jobs").await?,
+        };
+        let encoder = spawn_encoder(input, Arc::clone(progress), routing);
+        let direct = copy_chunks(&mut tx, COPY_TARGET, encoder.chunks, source).await?;
+        summary.count("INSERTED", direct);
+        progress.set_phase("building keys");
+        for statement in &rebuild.keys {
+            exec(&mut tx, statement).await?;
+        }
+        let spool = encoder
+            .spool
+            .await
+            .map_err(|err| AppError::Internal(anyhow::anyhow!("the CSV encoder failed: {err}")))?
+            .map_err(|err| unreadable(source, err))?;
+        exec(&mut tx, CREATE_STAGING).await?;
+        if let Some(spool) = spool {
+            copy_chunks(&mut tx, COPY_STAGING, read_spool(spool), source).await?;
+        }
+        rebuild.rest
     } else {
+        exec(&mut tx, CREATE_STAGING).await?;
+        let encoder = spawn_encoder(input, Arc::clone(progress), Routing::AllStaged);
+        copy_chunks(&mut tx, COPY_STAGING, encoder.chunks, source).await?;
         Vec::new()
     };
+
+    progress.set_phase("checking rows");
+    // Temporary tables get no statistics on their own; without them the planner guesses badly.
+    exec(&mut tx, "ANALYZE import_hires").await?;
+    exec(&mut tx, CHECK_STAGING).await?;
+
+    progress.set_phase("inserting");
     let inserted = sqlx::raw_sql(INSERT_ACCEPTED)
         .execute(&mut *tx)
         .await
@@ -183,7 +203,6 @@ pub async fn import_hires(
     progress.set_phase("logging rejected rows");
     log_rejected(&mut tx, source).await?;
 
-    let mut summary = TableSummary::new(Table::HiredEmployees);
     let mut special_inserted = 0;
     let verdicts =
         sqlx::query("SELECT verdict, count(*) AS rows FROM import_hires_checked GROUP BY verdict")
@@ -198,11 +217,68 @@ pub async fn import_hires(
         }
         summary.count(&verdict, rows);
     }
-    // Plain new rows never reach the checked table; they are the rest of the insert.
+    // Plain new staged rows never reach the checked table; they are the rest of the insert.
     summary.count("INSERTED", inserted - special_inserted);
     progress.set_phase("committing");
     tx.commit().await.map_err(db_err)?;
     Ok(summary)
+}
+
+async fn ids(
+    tx: &mut Transaction<'_, Postgres>,
+    sql: &'static str,
+) -> Result<HashSet<i32>, AppError> {
+    let ids: Vec<i32> = sqlx::query_scalar(sql)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(ids.into_iter().collect())
+}
+
+/// Streams COPY data from `chunks` with `statement`, returning the rows copied.
+async fn copy_chunks(
+    tx: &mut Transaction<'_, Postgres>,
+    statement: &'static str,
+    mut chunks: mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    source: &str,
+) -> Result<u64, AppError> {
+    let mut copy = tx.copy_in_raw(statement).await.map_err(db_err)?;
+    while let Some(chunk) = chunks.recv().await {
+        match chunk {
+            Ok(bytes) => {
+                copy.send(bytes).await.map_err(db_err)?;
+            }
+            Err(err) => {
+                let _ = copy.abort("the input could not be read").await;
+                return Err(unreadable(source, err));
+            }
+        }
+    }
+    copy.finish().await.map_err(db_err)
+}
+
+/// Reads a spool file back in chunks.
+fn read_spool(mut spool: File) -> mpsc::Receiver<Result<Vec<u8>, std::io::Error>> {
+    let (sender, receiver) = mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut chunk = vec![0; CHUNK_BYTES];
+            match spool.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    if sender.blocking_send(Ok(chunk)).is_err() {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    let _ = sender.blocking_send(Err(err));
+                    return;
+                }
+            }
+        }
+    });
+    receiver
 }
 
 fn db_err(err: sqlx::Error) -> AppError {
@@ -220,13 +296,22 @@ async fn exec(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<(), AppEr
     Ok(())
 }
 
+/// Statements that put back what [`drop_indexes_and_constraints`] removed.
+#[derive(Default)]
+struct Rebuild {
+    /// Primary and unique keys: built first, so the checks of held-back rows can use them.
+    keys: Vec<String>,
+    /// Plain indexes, then foreign keys (which are checked against the loaded rows).
+    rest: Vec<String>,
+}
+
 /// Drops the table's indexes and constraints, returning the statements that rebuild them.
 ///
 /// The definitions come from the catalog, so the rebuilt table is exactly the
 /// migrated one. The primary key stays when another table references it.
 async fn drop_indexes_and_constraints(
     tx: &mut Transaction<'_, Postgres>,
-) -> Result<Vec<String>, AppError> {
+) -> Result<Rebuild, AppError> {
     exec(tx, "LOCK TABLE hired_employees IN ACCESS EXCLUSIVE MODE").await?;
     let constraints = sqlx::query(
         "SELECT conname::text AS name, contype::text AS kind, pg_get_constraintdef(oid) AS definition
@@ -276,12 +361,10 @@ async fn drop_indexes_and_constraints(
         exec(tx, &format!("DROP INDEX \"{name}\"")).await?;
         rebuild_indexes.push(definition);
     }
-    // Keys first, then plain indexes, then foreign keys (which are checked against the loaded rows).
-    Ok(rebuild_keys
-        .into_iter()
-        .chain(rebuild_indexes)
-        .chain(rebuild_foreign)
-        .collect())
+    Ok(Rebuild {
+        keys: rebuild_keys,
+        rest: rebuild_indexes.into_iter().chain(rebuild_foreign).collect(),
+    })
 }
 
 async fn log_rejected(tx: &mut Transaction<'_, Postgres>, source: &str) -> Result<(), AppError> {
@@ -297,20 +380,91 @@ async fn log_rejected(tx: &mut Transaction<'_, Postgres>, source: &str) -> Resul
     Ok(())
 }
 
+/// Where the encoder sends each row.
+enum Routing {
+    /// Every row to the staging table.
+    AllStaged,
+    /// Into an empty table: rows that are valid, name a known department and
+    /// job, and carry an id not seen before go straight to `hired_employees`;
+    /// every other row is spooled to a file and staged afterwards, where the
+    /// SQL checks decide it against what was loaded.
+    Direct {
+        departments: HashSet<i32>,
+        jobs: HashSet<i32>,
+    },
+}
+
+/// The encoder's output: COPY chunks, and (when routing directly) the spooled rows.
+struct Encoder {
+    chunks: mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    spool: tokio::task::JoinHandle<Result<Option<File>, std::io::Error>>,
+}
+
+/// Spooled rows of a direct load.
+struct DirectLoad {
+    departments: HashSet<i32>,
+    jobs: HashSet<i32>,
+    /// Ids of rows sent directly, and of rows held back for an unknown
+    /// department or job: a later row with such an id must be checked in SQL,
+    /// in file order.
+    seen: RoaringBitmap,
+    spool: BufWriter<File>,
+    line: Vec<u8>,
+}
+
+impl DirectLoad {
+    fn route(&mut self, record: &RawRecord, chunk: &mut Vec<u8>) -> std::io::Result<()> {
+        self.line.clear();
+        match parse_hire_record(record) {
+            Ok(row) => {
+                let known = self.departments.contains(&row.department_id)
+                    && self.jobs.contains(&row.job_id);
+                let first = self.seen.insert(row.id as u32);
+                if known && first {
+                    encode_target(&row, chunk);
+                    return Ok(());
+                }
+                encode_valid(
+                    record.position,
+                    &row,
+                    record.fields[2].trim(),
+                    &mut self.line,
+                );
+            }
+            Err(problem) => encode_problem(record, &problem, &mut self.line),
+        }
+        self.spool.write_all(&self.line)
+    }
+}
+
 /// Parses records on a blocking thread and encodes them as COPY text, in bounded chunks.
-fn spawn_copy_encoder(
+fn spawn_encoder(
     input: Box<dyn Read + Send>,
     progress: Arc<ImportProgress>,
-) -> mpsc::Receiver<Result<Vec<u8>, std::io::Error>> {
-    let (sender, receiver) = mpsc::channel(4);
-    tokio::task::spawn_blocking(move || {
+    routing: Routing,
+) -> Encoder {
+    let (sender, chunks) = mpsc::channel(4);
+    let spool = tokio::task::spawn_blocking(move || {
+        let mut direct = match routing {
+            Routing::AllStaged => None,
+            Routing::Direct { departments, jobs } => Some(DirectLoad {
+                departments,
+                jobs,
+                seen: RoaringBitmap::new(),
+                spool: BufWriter::new(tempfile::tempfile()?),
+                line: Vec::new(),
+            }),
+        };
         let mut records = CsvRecords::new(input);
         let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
         let mut rows_in_chunk = 0u64;
         loop {
             match records.next_record() {
                 Ok(Some(record)) => {
-                    encode_record(&record, &mut chunk);
+                    match &mut direct {
+                        Some(load) => load.route(&record, &mut chunk)?,
+                        None => encode_record(&record, &mut chunk),
+                    }
                     rows_in_chunk += 1;
                     if chunk.len() >= CHUNK_BYTES {
                         progress.add_rows(rows_in_chunk);
@@ -318,53 +472,47 @@ fn spawn_copy_encoder(
                         let full =
                             std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BYTES + 4096));
                         if sender.blocking_send(Ok(full)).is_err() {
-                            return;
+                            return Ok(None);
                         }
                     }
                 }
                 Ok(None) => break,
                 Err(err) => {
                     let _ = sender.blocking_send(Err(err));
-                    return;
+                    return Ok(None);
                 }
             }
         }
         progress.add_rows(rows_in_chunk);
-        if !chunk.is_empty() {
-            let _ = sender.blocking_send(Ok(chunk));
+        if !chunk.is_empty() && sender.blocking_send(Ok(chunk)).is_err() {
+            return Ok(None);
+        }
+        match direct {
+            Some(load) => {
+                let mut file = load.spool.into_inner().map_err(|err| err.into_error())?;
+                file.rewind()?;
+                Ok(Some(file))
+            }
+            None => Ok(None),
         }
     });
-    receiver
+    Encoder { chunks, spool }
 }
 
-/// One staging row in COPY text format.
-fn encode_record(record: &RawRecord, out: &mut Vec<u8>) {
-    match parse_hire_record(record) {
-        Ok(row) => encode_valid(record.position, &row, record.fields[2].trim(), out),
-        Err(problem) => {
-            let _ = write!(out, "{}\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t", record.position);
-            escape(problem.code(), out);
-            out.push(b'\t');
-            match problem.field() {
-                Some(field) => escape(field, out),
-                None => out.extend_from_slice(b"\\N"),
-            }
-            out.push(b'\t');
-            escape(problem.message(), out);
-            out.push(b'\t');
-            escape(&record.raw_text(), out);
-            out.push(b'\n');
-        }
-    }
-}
-
-fn encode_valid(line: i64, row: &HireRow, raw_datetime: &str, out: &mut Vec<u8>) {
-    let dt = row.hire_datetime;
-    let _ = write!(out, "{line}\t{}\t", row.id);
+/// One `hired_employees` row in COPY text format.
+fn encode_target(row: &HireRow, out: &mut Vec<u8>) {
+    let _ = write!(out, "{}\t", row.id);
     escape(&row.name, out);
+    out.push(b'\t');
+    encode_timestamp(row, out);
+    let _ = writeln!(out, "\t{}\t{}", row.department_id, row.job_id);
+}
+
+fn encode_timestamp(row: &HireRow, out: &mut Vec<u8>) {
+    let dt = row.hire_datetime;
     let _ = write!(
         out,
-        "\t{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00\t",
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00",
         dt.year(),
         dt.month(),
         dt.day(),
@@ -373,6 +521,39 @@ fn encode_valid(line: i64, row: &HireRow, raw_datetime: &str, out: &mut Vec<u8>)
         dt.second(),
         dt.nanosecond() / 1_000
     );
+}
+
+/// One staging row in COPY text format.
+fn encode_record(record: &RawRecord, out: &mut Vec<u8>) {
+    match parse_hire_record(record) {
+        Ok(row) => encode_valid(record.position, &row, record.fields[2].trim(), out),
+        Err(problem) => encode_problem(record, &problem, out),
+    }
+}
+
+/// A staging row refused while parsing: only its line, reason and raw text.
+fn encode_problem(record: &RawRecord, problem: &Problem, out: &mut Vec<u8>) {
+    let _ = write!(out, "{}\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t", record.position);
+    escape(problem.code(), out);
+    out.push(b'\t');
+    match problem.field() {
+        Some(field) => escape(field, out),
+        None => out.extend_from_slice(b"\\N"),
+    }
+    out.push(b'\t');
+    escape(problem.message(), out);
+    out.push(b'\t');
+    escape(&record.raw_text(), out);
+    out.push(b'\n');
+}
+
+/// A staging row that parsed; the SQL checks decide it.
+fn encode_valid(line: i64, row: &HireRow, raw_datetime: &str, out: &mut Vec<u8>) {
+    let _ = write!(out, "{line}\t{}\t", row.id);
+    escape(&row.name, out);
+    out.push(b'\t');
+    encode_timestamp(row, out);
+    out.push(b'\t');
     escape(raw_datetime, out);
     let _ = writeln!(
         out,
