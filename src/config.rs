@@ -1,9 +1,9 @@
 //! Command-line flags, each with an environment fallback.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{convert::Infallible, net::SocketAddr, path::PathBuf, str::FromStr};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The default database: an SQLite file next to the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hiring.db?mode=rwc";
@@ -140,12 +140,12 @@ pub struct ServeArgs {
     pub bind: SocketAddr,
 
     /// Bearer token for admin operations (import, backup, restore) and writes.
-    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = parse_token)]
-    pub admin_token: Option<SecretString>,
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Token>,
 
     /// Bearer token for write mutations.
-    #[arg(long, env = "API_TOKEN", hide_env_values = true, value_parser = parse_token)]
-    pub api_token: Option<SecretString>,
+    #[arg(long, env = "API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<Token>,
 
     /// Allow listening on a non-loopback address with no token set: reads are open, writes and
     /// admin operations stay refused.
@@ -181,12 +181,31 @@ pub struct ServeArgs {
     pub database_pool_size: u32,
 }
 
-fn parse_token(raw: &str) -> Result<SecretString, String> {
-    if raw.trim().is_empty() {
-        return Err("a token must not be empty or blank".into());
+/// A bearer token from a flag or the environment.
+///
+/// Parsing never fails, so a rejected value is never echoed in an error;
+/// surrounding white space (such as a secret file's trailing newline) is
+/// dropped, and an empty token is refused after parsing.
+#[derive(Clone)]
+pub struct Token(pub SecretString);
+
+impl FromStr for Token {
+    type Err = Infallible;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(Token(SecretString::from(raw.trim().to_owned())))
     }
-    if raw.trim() != raw {
-        return Err("a token must not start or end with white space".into());
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token([redacted])")
     }
-    Ok(SecretString::from(raw.to_owned()))
+}
+
+impl Token {
+    /// True when nothing is left after trimming.
+    pub fn is_empty(&self) -> bool {
+        self.0.expose_secret().is_empty()
+    }
 }

@@ -2,7 +2,7 @@
 
 use async_graphql::ErrorExtensions;
 
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr, sqlx};
 
 /// An error as clients see it: a stable `code` and a message that is safe to show.
 ///
@@ -25,6 +25,8 @@ pub enum AppError {
     },
     /// The database did not answer; retrying later may help.
     DatabaseUnavailable(DbErr),
+    /// SQLite is busy with another writer (such as an import); retrying later may help.
+    DatabaseBusy(DbErr),
     /// Anything else; the cause is logged, never shown.
     Internal(anyhow::Error),
 }
@@ -37,6 +39,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::BadInput { code, .. } => code,
             AppError::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
+            AppError::DatabaseBusy(_) => "DATABASE_BUSY",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -49,7 +52,22 @@ impl AppError {
             AppError::DatabaseUnavailable(_) => {
                 "the database is unavailable; try again later".into()
             }
+            AppError::DatabaseBusy(_) => {
+                "the database is busy with another write, such as an import; try again later".into()
+            }
             AppError::Internal(_) => "internal server error".into(),
+        }
+    }
+
+    /// The public message with the internal cause appended: for the operator's
+    /// terminal (CLI), never for HTTP clients.
+    pub fn detail(&self) -> String {
+        match self {
+            AppError::DatabaseUnavailable(cause) | AppError::DatabaseBusy(cause) => {
+                format!("{}: {cause}", self.public_message())
+            }
+            AppError::Internal(cause) => format!("{cause:#}"),
+            _ => self.public_message(),
         }
     }
 
@@ -64,7 +82,7 @@ impl AppError {
     /// Logs the internal cause, if any, at the place the error leaves the server.
     pub fn log(&self) {
         match self {
-            AppError::DatabaseUnavailable(cause) => {
+            AppError::DatabaseUnavailable(cause) | AppError::DatabaseBusy(cause) => {
                 tracing::error!(error = %cause, code = self.code(), "database unavailable");
             }
             AppError::Internal(cause) => {
@@ -81,11 +99,36 @@ impl AppError {
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::DatabaseUnavailable(err),
-            other => AppError::Internal(anyhow::Error::new(other)),
+        let sqlx_error = match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                return AppError::DatabaseUnavailable(err);
+            }
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                Some(e.as_ref())
+            }
+            _ => None,
+        };
+        match sqlx_error {
+            Some(
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => AppError::DatabaseUnavailable(err),
+            Some(sqlx::Error::Database(db)) if is_sqlite_busy(db.as_ref()) => {
+                AppError::DatabaseBusy(err)
+            }
+            _ => AppError::Internal(anyhow::Error::new(err)),
         }
     }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, in any of their extended forms.
+fn is_sqlite_busy(err: &dyn sqlx::error::DatabaseError) -> bool {
+    err.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+        && err.message().contains("locked")
 }
 
 impl From<anyhow::Error> for AppError {

@@ -13,6 +13,8 @@ use std::{
 
 use anyhow::Context;
 
+use crate::service::csv_input::csv_field;
+
 /// The twelve departments of the real samples.
 pub const DEPARTMENTS: [&str; 12] = [
     "Product Management",
@@ -208,11 +210,7 @@ pub fn job_titles() -> Vec<String> {
 }
 
 fn write_field(out: &mut impl Write, value: &str) -> std::io::Result<()> {
-    if value.contains([',', '"', '\n', '\r']) {
-        write!(out, "\"{}\"", value.replace('"', "\"\""))
-    } else {
-        out.write_all(value.as_bytes())
-    }
+    out.write_all(csv_field(value).as_bytes())
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {

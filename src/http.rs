@@ -167,30 +167,70 @@ async fn graphql_post(State(state): State<HttpState>, req: Request) -> Response 
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
-    match read_request(req, state.app.body_limit, state.app.upload_limit).await {
+    match read_request(req, caller, &state.app).await {
         Ok(request) => execute(&state, caller, request).await,
         Err(err) => err.into_response(),
     }
 }
 
+/// How a POST body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Multipart,
+}
+
+/// Accepts JSON, and multipart uploads from the admin only.
+///
+/// Browsers send `text/plain`, form and multipart bodies cross-site without a
+/// CORS preflight; refusing them (multipart unless it carries the admin
+/// token, which a browser cannot add cross-site) keeps another web page from
+/// writing through a user's local server.
+fn body_kind(headers: &HeaderMap, caller: Caller) -> Result<BodyKind, HttpError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    match essence {
+        "application/json" | "application/graphql-response+json" => Ok(BodyKind::Json),
+        "multipart/form-data" if caller == Caller::Admin => Ok(BodyKind::Multipart),
+        "multipart/form-data" => Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "multipart requests carry file uploads (importCsv), which need the admin token",
+        )),
+        _ => Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send GraphQL requests as application/json (or multipart/form-data for admin uploads)",
+        )),
+    }
+}
+
 /// Reads a POST body into a GraphQL request, streaming it within the limits.
 ///
-/// Plain requests get `body_limit`; multipart uploads (CSV imports) get
+/// JSON requests get `body_limit`; multipart uploads (admin CSV imports) get
 /// `upload_limit`, and their files are spooled to temporary files, not memory.
 async fn read_request(
     req: Request,
-    body_limit: usize,
-    upload_limit: usize,
+    caller: Caller,
+    state: &AppState,
 ) -> Result<async_graphql::Request, HttpError> {
+    let kind = body_kind(req.headers(), caller)?;
+    let is_upload = kind == BodyKind::Multipart;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .map(ToString::to_string);
-    let is_upload = content_type
-        .as_deref()
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    let limit = if is_upload { upload_limit } else { body_limit };
+    let upload_limit = state.upload_limit;
+    let limit = if is_upload {
+        upload_limit
+    } else {
+        state.body_limit
+    };
     let declared_length = req
         .headers()
         .get(header::CONTENT_LENGTH)

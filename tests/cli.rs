@@ -82,7 +82,7 @@ fn an_empty_token_is_refused_with_a_usage_error() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("must not be empty"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ADMIN_TOKEN is set but empty"));
 }
 
 #[test]

@@ -117,7 +117,7 @@ async fn load(
             Failure::from(anyhow::anyhow!(
                 "importing {} into {table} failed: {}",
                 path.display(),
-                err.public_message()
+                err.detail()
             ))
         })
 }

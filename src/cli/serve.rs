@@ -17,8 +17,22 @@ use crate::{
 /// Migrates the database, then serves until SIGTERM or Ctrl-C.
 pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     let shutdown = shutdown_signal()?;
+    for (name, token) in [
+        ("ADMIN_TOKEN", &args.admin_token),
+        ("API_TOKEN", &args.api_token),
+    ] {
+        if token.as_ref().is_some_and(|t| t.is_empty()) {
+            return Err(Failure::usage(format!(
+                "{name} is set but empty; give it a value or unset it"
+            )));
+        }
+    }
     let loopback = args.bind.ip().is_loopback();
-    let policy = AccessPolicy::new(args.admin_token.as_ref(), args.api_token.as_ref(), loopback);
+    let policy = AccessPolicy::new(
+        args.admin_token.as_ref().map(|t| &t.0),
+        args.api_token.as_ref().map(|t| &t.0),
+        loopback,
+    );
     if !loopback && policy.has_no_tokens() && !args.insecure {
         return Err(Failure::usage(format!(
             "refusing to listen on non-loopback address {} with neither ADMIN_TOKEN nor API_TOKEN \
@@ -124,7 +138,7 @@ async fn load_demo_data(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> 
         .await
         .map_err(|err| {
             err.log();
-            anyhow::anyhow!("loading demo data failed: {}", err.public_message())
+            anyhow::anyhow!("loading demo data failed: {}", err.detail())
         })?;
         tracing::info!(
             table = %table,

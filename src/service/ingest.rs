@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use entity::{department, hired_employee, job, rejected_row};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
@@ -26,8 +26,12 @@ const CONFLICT_RETRIES: usize = 3;
 
 /// Stable reason codes for refused rows.
 pub mod reason {
+    /// The line is not valid CSV: an unclosed quote, text after a closing quote, or too long.
+    pub const MALFORMED_CSV: &str = "MALFORMED_CSV";
     /// The record is not valid UTF-8.
     pub const INVALID_ENCODING: &str = "INVALID_ENCODING";
+    /// A name holds a control character such as NUL, a tab or a line break.
+    pub const INVALID_CHARACTER: &str = "INVALID_CHARACTER";
     /// The record has too few or too many fields.
     pub const WRONG_FIELD_COUNT: &str = "WRONG_FIELD_COUNT";
     /// A mandatory field is empty or blank.
@@ -226,6 +230,13 @@ fn parse_id(field: &'static str, value: &str) -> Result<i32, Problem> {
 }
 
 fn parse_name(field: &'static str, value: &str) -> Result<String, Problem> {
+    if value.chars().any(char::is_control) {
+        return Err(Problem::new(
+            Some(field),
+            reason::INVALID_CHARACTER,
+            format!("{field} holds a control character (such as NUL, a tab or a line break)"),
+        ));
+    }
     let chars = value.chars().count();
     if chars > MAX_NAME_CHARS {
         return Err(Problem::new(
@@ -253,6 +264,13 @@ pub fn parse_hire_datetime(value: &str) -> Result<DateTime<Utc>, Problem> {
             ),
         )
     })?;
+    if parsed.nanosecond() >= 1_000_000_000 {
+        return Err(Problem::new(
+            field,
+            reason::INVALID_DATETIME,
+            format!("{value:?} is a leap second, which cannot be stored"),
+        ));
+    }
     if parsed.nanosecond() % 1_000 != 0 {
         return Err(Problem::new(
             field,
@@ -260,7 +278,15 @@ pub fn parse_hire_datetime(value: &str) -> Result<DateTime<Utc>, Problem> {
             format!("{value:?} is more precise than a microsecond"),
         ));
     }
-    Ok(parsed.with_timezone(&Utc))
+    let utc = parsed.with_timezone(&Utc);
+    if !(1..=9999).contains(&utc.year()) {
+        return Err(Problem::new(
+            field,
+            reason::INVALID_DATETIME,
+            format!("{value:?} is outside the years 1 to 9999 in UTC"),
+        ));
+    }
+    Ok(utc)
 }
 
 /// Checks one `id,name` record of a department or job.

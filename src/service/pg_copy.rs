@@ -139,16 +139,24 @@ pub async fn import_hires(
     for setting in [
         "SET LOCAL work_mem = '256MB'",
         "SET LOCAL maintenance_work_mem = '512MB'",
-        // Other writers wait; readers go on.
-        "LOCK TABLE hired_employees IN SHARE ROW EXCLUSIVE MODE",
     ] {
         exec(&mut tx, setting).await?;
     }
-    let table_was_empty: bool =
-        sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM hired_employees)")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
+    // The lock is chosen before it is taken and never upgraded: upgrading
+    // would deadlock with an insert batch that read the table and waits to
+    // write it. An empty table is loaded under an exclusive lock (its indexes
+    // are dropped); otherwise other writers wait and readers go on.
+    let looks_empty = table_is_empty(&mut tx).await?;
+    exec(
+        &mut tx,
+        if looks_empty {
+            "LOCK TABLE hired_employees IN ACCESS EXCLUSIVE MODE"
+        } else {
+            "LOCK TABLE hired_employees IN SHARE ROW EXCLUSIVE MODE"
+        },
+    )
+    .await?;
+    let table_was_empty = looks_empty && table_is_empty(&mut tx).await?;
 
     let mut summary = TableSummary::new(Table::HiredEmployees);
     let rebuild = if table_was_empty {
@@ -222,6 +230,13 @@ pub async fn import_hires(
     progress.set_phase("committing");
     tx.commit().await.map_err(db_err)?;
     Ok(summary)
+}
+
+async fn table_is_empty(tx: &mut Transaction<'_, Postgres>) -> Result<bool, AppError> {
+    sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM hired_employees)")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)
 }
 
 async fn ids(
@@ -312,7 +327,6 @@ struct Rebuild {
 async fn drop_indexes_and_constraints(
     tx: &mut Transaction<'_, Postgres>,
 ) -> Result<Rebuild, AppError> {
-    exec(tx, "LOCK TABLE hired_employees IN ACCESS EXCLUSIVE MODE").await?;
     let constraints = sqlx::query(
         "SELECT conname::text AS name, contype::text AS kind, pg_get_constraintdef(oid) AS definition
          FROM pg_constraint
