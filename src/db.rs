@@ -169,3 +169,24 @@ fn disable_nagle_on_sockets_to(port: u16) {
 
 #[cfg(not(target_os = "linux"))]
 fn disable_nagle_on_sockets_to(_port: u16) {}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_in_the_userinfo_and_the_query() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/hiring"),
+            "postgres://app:***@db:5432/hiring"
+        );
+        assert_eq!(
+            redact_url("postgres://db/hiring?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/hiring?user=app&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("sqlite://hiring.db?mode=rwc"),
+            "sqlite://hiring.db?mode=rwc"
+        );
+    }
+}

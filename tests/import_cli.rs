@@ -369,8 +369,14 @@ fn the_generator_is_deterministic() {
             "{file} differs between two runs with one seed"
         );
     }
-    let hires = std::fs::read_to_string(a.path().join("hired_employees.csv")).unwrap_or_default();
-    assert!(hires.is_empty() || hires.lines().count() == 2000);
+    let hires = std::fs::read(a.path().join("hired_employees.csv")).unwrap();
+    assert_eq!(
+        hires
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+        2000
+    );
 }
 
 db_tests!(
@@ -425,4 +431,84 @@ async fn a_load_into_an_empty_table_keeps_every_index_and_constraint(t: TestDb) 
     assert_eq!(hire_table_definitions(&t).await, before);
 }
 
-db_tests!(a_load_into_an_empty_table_keeps_every_index_and_constraint);
+async fn ctrl_c_stops_an_import_and_rolls_back_its_table(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let status = command(&t.url)
+        .args(["generate", "--hires", "600000", "--seed", "4", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let mut child = command(&t.url)
+        .args(["import", "--progress", "log", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut saw_progress = false;
+    for line in stderr.by_ref().map_while(Result::ok) {
+        if line.contains("import progress") && line.contains("hired_employees") {
+            saw_progress = true;
+            break;
+        }
+    }
+    assert!(
+        saw_progress,
+        "the import ended before it could be interrupted"
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = stderr.map_while(Result::ok).collect();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted: hired_employees was rolled back")),
+        "{rest:?}"
+    );
+    assert_eq!(count_rows(&t.db, "hired_employees").await, 0);
+    assert_eq!(count_rows(&t.db, "jobs").await, 183);
+}
+
+async fn a_stray_quote_spoils_only_its_own_line(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let departments = write(dir.path(), "d.csv", b"1,Sales\n");
+    let jobs = write(dir.path(), "j.csv", b"1,Clerk\n");
+    let mut hires = b"1,Ada,2021-01-01T00:00:00Z,1,1\n2,\"Bob,2021-01-01T00:00:00Z,1,1\n".to_vec();
+    for id in 3..=1000 {
+        hires.extend_from_slice(format!("{id},Row {id},2021-01-01T00:00:00Z,1,1\n").as_bytes());
+    }
+    let hires = write(dir.path(), "h.csv", &hires);
+    let output = summary(&import(
+        &t.url,
+        &[
+            "--departments",
+            &departments,
+            "--jobs",
+            &jobs,
+            "--hired-employees",
+            &hires,
+        ],
+    ));
+    let h = table(&output, "hired_employees");
+    assert_eq!(h["inserted"], 999, "{h}");
+    assert_eq!(
+        h["rejected_by_reason"],
+        serde_json::json!({"MALFORMED_CSV": 1})
+    );
+    let logged = rejected_rows(&t.db).await;
+    assert_eq!(
+        logged,
+        vec![("csv:h.csv".into(), 2, None, "MALFORMED_CSV".into())]
+    );
+}
+
+db_tests!(
+    a_load_into_an_empty_table_keeps_every_index_and_constraint,
+    ctrl_c_stops_an_import_and_rolls_back_its_table,
+    a_stray_quote_spoils_only_its_own_line,
+);

@@ -355,3 +355,168 @@ db_tests!(
     import_csv_loads_an_uploaded_file_with_the_cli_rules,
     import_csv_over_http_multipart_needs_the_admin_token,
 );
+
+async fn names_with_control_characters_and_unstorable_datetimes_are_refused(t: TestDb) {
+    let state = t.local_state();
+    seed_dimensions(&state).await;
+    let rows = json!([
+        hire(1, "Nu\u{0}l", "2021-01-01T00:00:00Z", 1, 1),
+        hire(2, "Tab\tName", "2021-01-01T00:00:00Z", 1, 1),
+        hire(3, "Leap", "2016-12-31T23:59:60Z", 1, 1),
+        hire(4, "Year Zero", "0000-01-01T00:00:00Z", 1, 1),
+        hire(5, "Before Year One", "0001-01-01T00:30:00+01:00", 1, 1),
+        hire(6, "Fine", "9999-12-31T23:59:59.999999Z", 1, 1),
+    ]);
+    let response = run_with(&state, INSERT_HIRES, json!({ "rows": rows })).await;
+    let report = &response["data"]["insertHiredEmployees"];
+    assert_eq!(report["inserted"], 1, "{response}");
+    let codes: Vec<&str> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "INVALID_CHARACTER",
+            "INVALID_CHARACTER",
+            "INVALID_DATETIME",
+            "INVALID_DATETIME",
+            "INVALID_DATETIME"
+        ]
+    );
+    let stored = run(&state, "{ hiredEmployee(id: 6) { hireDatetime } }").await;
+    assert_eq!(
+        stored["data"]["hiredEmployee"]["hireDatetime"],
+        "9999-12-31T23:59:59.999999Z"
+    );
+}
+
+async fn concurrent_batches_with_the_same_ids_store_each_row_once(t: TestDb) {
+    let state = t.local_state();
+    seed_dimensions(&state).await;
+    let rows: Vec<Value> = (1..=300)
+        .map(|id| {
+            hire(
+                id,
+                &format!("Hire {id}"),
+                "2021-06-01T12:00:00Z",
+                1,
+                1 + id % 2,
+            )
+        })
+        .collect();
+    let variables = json!({ "rows": rows });
+    let batches = (0..4).map(|_| {
+        let state = state.clone();
+        let variables = variables.clone();
+        tokio::spawn(async move { run_with(&state, INSERT_HIRES, variables).await })
+    });
+    let mut inserted = 0;
+    let mut unchanged = 0;
+    for batch in batches {
+        let response = batch.await.unwrap();
+        assert_eq!(response["errors"], Value::Null, "{response}");
+        let report = &response["data"]["insertHiredEmployees"];
+        assert_eq!(report["rejected"], json!([]), "{response}");
+        inserted += report["inserted"].as_i64().unwrap();
+        unchanged += report["unchanged"].as_i64().unwrap();
+    }
+    assert_eq!((inserted, unchanged), (300, 900));
+    assert_eq!(count_rows(&t.db, "hired_employees").await, 300);
+}
+
+async fn bodies_other_than_json_are_refused(t: TestDb) {
+    let http = app(t.local_state());
+    // A cross-site form can send text/plain without a CORS preflight.
+    let body =
+        json!({"query": INSERT_DEPARTMENTS, "variables": {"rows": [{"id": 1, "department": "X"}]}});
+    let response = send(
+        &http,
+        HttpRequest::post("/graphql")
+            .header("content-type", "text/plain")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status, 415);
+    assert_eq!(
+        first_error_code(&response.json()).as_deref(),
+        Some("UNSUPPORTED_MEDIA_TYPE")
+    );
+    assert_eq!(count_rows(&t.db, "departments").await, 0);
+}
+
+async fn multipart_requests_need_the_admin_token_and_respect_the_upload_limit(t: TestDb) {
+    let admin = SecretString::from(ADMIN.to_owned());
+    let mut state = t.state(AccessPolicy::new(Some(&admin), None, true));
+    state.upload_limit = 4096;
+    let http = app(state);
+    let multipart = |token: Option<&str>, padding: usize| {
+        let boundary = "XBOUNDARYX";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n\
+             {{\"query\":\"mutation($f: Upload!) {{ importCsv(table: DEPARTMENTS, file: $f) {{ inserted }} }}\",\"variables\":{{\"f\":null}}}}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\":[\"variables.f\"]}}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"departments.csv\"\r\nContent-Type: text/csv\r\n\r\n\
+             1,Sales\n{}\r\n--{boundary}--\r\n",
+            "\n".repeat(padding)
+        );
+        let mut request = HttpRequest::post("/graphql").header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let anonymous = send(&http, multipart(None, 0)).await;
+    assert_eq!(anonymous.status, 403);
+    assert_eq!(
+        first_error_code(&anonymous.json()).as_deref(),
+        Some("FORBIDDEN")
+    );
+    let too_large = send(&http, multipart(Some(ADMIN), 8192)).await;
+    assert_eq!(too_large.status, 413);
+    assert_eq!(count_rows(&t.db, "departments").await, 0);
+    let fits = send(&http, multipart(Some(ADMIN), 0)).await.json();
+    assert_eq!(fits["data"]["importCsv"]["inserted"], 1, "{fits}");
+}
+
+async fn get_queries_check_the_token_too(t: TestDb) {
+    let admin = SecretString::from(ADMIN.to_owned());
+    let http = app(t.state(AccessPolicy::new(Some(&admin), None, true)));
+    let uri = "/graphql?query=%7B%20departments%20%7B%20id%20%7D%20%7D";
+    let wrong = send(
+        &http,
+        HttpRequest::get(uri)
+            .header("authorization", "Bearer nope")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    let admin_only = send(
+        &http,
+        HttpRequest::get(
+            "/graphql?query=%7B%20rejectedRows%20%7B%20edges%20%7B%20cursor%20%7D%20%7D%20%7D",
+        )
+        .body(Body::empty())
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        first_error_code(&admin_only.json()).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+}
+
+db_tests!(
+    names_with_control_characters_and_unstorable_datetimes_are_refused,
+    concurrent_batches_with_the_same_ids_store_each_row_once,
+    bodies_other_than_json_are_refused,
+    multipart_requests_need_the_admin_token_and_respect_the_upload_limit,
+    get_queries_check_the_token_too,
+);

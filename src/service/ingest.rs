@@ -67,10 +67,18 @@ pub struct RawRecord {
 
 impl RawRecord {
     /// The record as received, for the rejection log.
+    ///
+    /// NUL characters become U+FFFD, because PostgreSQL text cannot hold them.
     pub fn raw_text(&self) -> String {
-        self.raw
+        let raw = self
+            .raw
             .clone()
-            .unwrap_or_else(|| super::csv_input::to_csv_line(&self.fields))
+            .unwrap_or_else(|| super::csv_input::to_csv_line(&self.fields));
+        if raw.contains('\0') {
+            raw.replace('\0', "\u{FFFD}")
+        } else {
+            raw
+        }
     }
 }
 
