@@ -299,7 +299,60 @@ async fn serve_demo_loads_demo_data_into_an_empty_database_once(t: TestDb) {
     assert!(logs.join("\n").contains("nothing loaded"), "{logs:?}");
 }
 
+async fn sigterm_lets_an_in_flight_request_finish(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = command()
+        .args(["generate", "--hires", "400000", "--seed", "8", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let mut server = Server::start(&t.url, &[("ADMIN_TOKEN", SECRET)]);
+    let base = format!("http://{}", server.address);
+    let client = reqwest::Client::new();
+    let upload = |table: &'static str, file: &'static str| {
+        let client = client.clone();
+        let base = base.clone();
+        let bytes = std::fs::read(dir.path().join(file)).unwrap();
+        async move {
+            let form = reqwest::multipart::Form::new()
+                .text(
+                    "operations",
+                    format!(
+                        r#"{{"query":"mutation($f: Upload!) {{ importCsv(table: {table}, file: $f) {{ inserted }} }}","variables":{{"f":null}}}}"#
+                    ),
+                )
+                .text("map", r#"{"0":["variables.f"]}"#)
+                .part("0", reqwest::multipart::Part::bytes(bytes).file_name(file));
+            client
+                .post(format!("{base}/graphql"))
+                .bearer_auth(SECRET)
+                .multipart(form)
+                .send()
+                .await
+        }
+    };
+    for (table, file) in [("DEPARTMENTS", "departments.csv"), ("JOBS", "jobs.csv")] {
+        let response = upload(table, file).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // A long import is under way when SIGTERM arrives; it must still complete.
+    let in_flight = tokio::spawn(upload("HIRED_EMPLOYEES", "hired_employees.csv"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    let response = in_flight.await.unwrap().expect("the in-flight request was answered");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["importCsv"]["inserted"], 400_000, "{body}");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(common::count_rows(&t.db, "hired_employees").await, 400_000);
+}
+
 empty_db_tests!(
+    sigterm_lets_an_in_flight_request_finish,
     migrate_creates_every_table,
     serve_migrates_answers_and_stops_cleanly_on_sigterm,
     serve_demo_loads_demo_data_into_an_empty_database_once,
