@@ -239,6 +239,19 @@ impl Drop for Server {
     }
 }
 
+/// POSTs a GraphQL query to a running server and returns its JSON answer.
+async fn post_query(client: &reqwest::Client, base: &str, query: &str) -> serde_json::Value {
+    client
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn serve_migrates_answers_and_stops_cleanly_on_sigterm(t: TestDb) {
     let mut server = Server::start(&t.url, &[("ADMIN_TOKEN", SECRET)]);
     let client = reqwest::Client::new();
@@ -249,15 +262,7 @@ async fn serve_migrates_answers_and_stops_cleanly_on_sigterm(t: TestDb) {
     assert_eq!(ready.status(), 200);
     let playground = client.get(format!("{base}/graphql")).send().await.unwrap();
     assert!(playground.text().await.unwrap().contains("graphiql"));
-    let answer: serde_json::Value = client
-        .post(format!("{base}/graphql"))
-        .json(&serde_json::json!({ "query": "{ departments { id department } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = post_query(&client, &base, "{ departments { id department } }").await;
     assert_eq!(answer, serde_json::json!({ "data": { "departments": [] } }));
 
     let (status, logs) = server.terminate();
@@ -268,18 +273,10 @@ async fn serve_migrates_answers_and_stops_cleanly_on_sigterm(t: TestDb) {
 }
 
 async fn serve_demo_loads_demo_data_into_an_empty_database_once(t: TestDb) {
-    let query = serde_json::json!({ "query": "{ departments { id } jobs { id } h: hiredEmployee(id: 1) { id } }" });
     let mut server = Server::start_with(&t.url, &[], &["--demo"]);
     let client = reqwest::Client::new();
-    let answer: serde_json::Value = client
-        .post(format!("http://{}/graphql", server.address))
-        .json(&query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let base = format!("http://{}", server.address);
+    let answer = post_query(&client, &base, "{ departments { id } jobs { id } }").await;
     assert_eq!(
         answer["data"]["departments"].as_array().unwrap().len(),
         12,
@@ -343,7 +340,10 @@ async fn sigterm_lets_an_in_flight_request_finish(t: TestDb) {
         .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
-    let response = in_flight.await.unwrap().expect("the in-flight request was answered");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["data"]["importCsv"]["inserted"], 400_000, "{body}");
     let status = server.child.wait().unwrap();
@@ -351,7 +351,8 @@ async fn sigterm_lets_an_in_flight_request_finish(t: TestDb) {
     assert_eq!(common::count_rows(&t.db, "hired_employees").await, 400_000);
 }
 
-empty_db_tests!(
+db_tests!(
+    empty:
     sigterm_lets_an_in_flight_request_finish,
     migrate_creates_every_table,
     serve_migrates_answers_and_stops_cleanly_on_sigterm,

@@ -32,6 +32,21 @@ fn import(database_url: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Imports three explicit files.
+fn import_files(database_url: &str, departments: &str, jobs: &str, hires: &str) -> Output {
+    import(
+        database_url,
+        &[
+            "--departments",
+            departments,
+            "--jobs",
+            jobs,
+            "--hired-employees",
+            hires,
+        ],
+    )
+}
+
 fn summary(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -113,17 +128,7 @@ async fn csv_quirks_are_read_correctly(t: TestDb) {
         "h.csv",
         b"1,\"Smith, Jr.\",2021-11-07T02:48:42Z,2,2\n\n2,Ana,2021-11-07T04:48:42+02:00,3,1\n3,Too,Many,Fields,1,1\n4,Few,2021-01-01T00:00:00Z",
     );
-    let output = summary(&import(
-        &t.url,
-        &[
-            "--departments",
-            &departments,
-            "--jobs",
-            &jobs,
-            "--hired-employees",
-            &hires,
-        ],
-    ));
+    let output = summary(&import_files(&t.url, &departments, &jobs, &hires));
     assert_eq!(table(&output, "departments")["inserted"], 3);
     assert_eq!(table(&output, "jobs")["inserted"], 2);
     let h = table(&output, "hired_employees");
@@ -180,17 +185,7 @@ async fn every_rejection_reason_is_detected_and_logged(t: TestDb) {
     // Rows after the bad byte keep their line numbers.
     hires.extend_from_slice(b"13,After,2021-01-01T00:00:00Z,1,1\n");
     let hires = write(dir.path(), "h.csv", &hires);
-    let output = summary(&import(
-        &t.url,
-        &[
-            "--departments",
-            &departments,
-            "--jobs",
-            &jobs,
-            "--hired-employees",
-            &hires,
-        ],
-    ));
+    let output = summary(&import_files(&t.url, &departments, &jobs, &hires));
     assert_eq!(
         table(&output, "departments")["rejected_by_reason"],
         serde_json::json!({"DUPLICATE_NAME": 1, "INVALID_ID": 1})
@@ -252,30 +247,48 @@ async fn a_missing_file_fails_before_anything_is_loaded(t: TestDb) {
     assert_eq!(count_rows(&t.db, "departments").await, 0);
 }
 
-async fn an_import_cut_off_midway_leaves_the_table_as_it_was(t: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
+/// Generates `rows` hires, starts importing them, and returns once the hire
+/// table's import is under way, with the rest of the process's log.
+fn import_under_way(
+    t: &TestDb,
+    dir: &Path,
+    rows: u64,
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStderr>>,
+) {
     let status = command(&t.url)
-        .args(["generate", "--hires", "600000", "--seed", "3", "--out"])
-        .arg(dir.path())
+        .args([
+            "generate",
+            "--hires",
+            &rows.to_string(),
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(dir)
         .output()
         .unwrap();
     assert!(status.status.success());
     let mut child = command(&t.url)
         .args(["import", "--progress", "log", "--dir"])
-        .arg(dir.path())
+        .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut saw_progress = false;
-    for line in stderr.lines().map_while(Result::ok) {
-        if line.contains("import progress") && line.contains("hired_employees") {
-            saw_progress = true;
-            break;
-        }
-    }
-    assert!(saw_progress, "the import ended before it could be cut off");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let under_way = stderr
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("import progress") && line.contains("hired_employees"));
+    assert!(under_way, "the import ended before it could be cut off");
+    (child, stderr)
+}
+
+async fn an_import_cut_off_midway_leaves_the_table_as_it_was(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _log) = import_under_way(&t, dir.path(), 600_000);
     // The hard way: no chance to clean up, as when the machine or the connection dies.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -433,31 +446,7 @@ async fn a_load_into_an_empty_table_keeps_every_index_and_constraint(t: TestDb) 
 
 async fn ctrl_c_stops_an_import_and_rolls_back_its_table(t: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let status = command(&t.url)
-        .args(["generate", "--hires", "600000", "--seed", "4", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(status.status.success());
-    let mut child = command(&t.url)
-        .args(["import", "--progress", "log", "--dir"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut saw_progress = false;
-    for line in stderr.by_ref().map_while(Result::ok) {
-        if line.contains("import progress") && line.contains("hired_employees") {
-            saw_progress = true;
-            break;
-        }
-    }
-    assert!(
-        saw_progress,
-        "the import ended before it could be interrupted"
-    );
+    let (mut child, stderr) = import_under_way(&t, dir.path(), 600_000);
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -483,17 +472,7 @@ async fn a_stray_quote_spoils_only_its_own_line(t: TestDb) {
         hires.extend_from_slice(format!("{id},Row {id},2021-01-01T00:00:00Z,1,1\n").as_bytes());
     }
     let hires = write(dir.path(), "h.csv", &hires);
-    let output = summary(&import(
-        &t.url,
-        &[
-            "--departments",
-            &departments,
-            "--jobs",
-            &jobs,
-            "--hired-employees",
-            &hires,
-        ],
-    ));
+    let output = summary(&import_files(&t.url, &departments, &jobs, &hires));
     let h = table(&output, "hired_employees");
     assert_eq!(h["inserted"], 999, "{h}");
     assert_eq!(

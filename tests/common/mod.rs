@@ -209,9 +209,31 @@ fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// How a test database starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// With every migration applied.
+    Migrated,
+    /// With no tables at all, for testing migrations.
+    Empty,
+}
+
+fn unique_name() -> String {
+    format!(
+        "ha_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl TestDb {
-    /// A fresh database on `backend`, or `None` when PostgreSQL is not configured (outside CI).
+    /// A fresh, migrated database on `backend`, or `None` when PostgreSQL is not configured (outside CI).
     pub async fn new(backend: Backend) -> Option<TestDb> {
+        Self::open(backend, Start::Migrated).await
+    }
+
+    /// A fresh database on `backend` that starts as `start` says.
+    pub async fn open(backend: Backend, start: Start) -> Option<TestDb> {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -219,70 +241,9 @@ impl TestDb {
                 let db = db::connect(&url, PoolSettings::default())
                     .await
                     .expect("open sqlite");
-                db::migrate(&db).await.expect("migrate sqlite");
-                Some(TestDb {
-                    backend,
-                    db,
-                    url,
-                    _dir: Some(dir),
-                    pg: None,
-                })
-            }
-            Backend::Postgres => {
-                let Some(admin_url) = std::env::var("TEST_DATABASE_URL").ok() else {
-                    if std::env::var_os("CI").is_some() {
-                        panic!(
-                            "TEST_DATABASE_URL is not set, and CI requires the PostgreSQL tests"
-                        );
-                    }
-                    eprintln!(
-                        "notice: TEST_DATABASE_URL is not set; skipping the PostgreSQL variant"
-                    );
-                    return None;
-                };
-                let template = template(&admin_url).await;
-                let name = format!(
-                    "ha_test_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                );
-                let admin = admin_connection(&admin_url).await.expect("connect admin");
-                let create = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
-                let mut attempt = 0;
-                // Copies from one template can collide briefly; try again.
-                while let Err(err) = admin.execute_unprepared(&create).await {
-                    attempt += 1;
-                    assert!(attempt < 20, "create test database: {err}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                if start == Start::Migrated {
+                    db::migrate(&db).await.expect("migrate sqlite");
                 }
-                admin.close().await.expect("close admin");
-                let url = with_database(&admin_url, &name);
-                let db = db::connect(&url, PoolSettings::default())
-                    .await
-                    .expect("connect test db");
-                Some(TestDb {
-                    backend,
-                    db,
-                    url,
-                    _dir: None,
-                    pg: Some(PgDatabase { admin_url, name }),
-                })
-            }
-        }
-    }
-
-    /// A database with no tables at all, for testing migrations.
-    pub async fn empty(backend: Backend) -> Option<TestDb> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("empty.db").display()
-                );
-                let db = db::connect(&url, PoolSettings::default())
-                    .await
-                    .expect("open sqlite");
                 Some(TestDb {
                     backend,
                     db,
@@ -293,16 +254,22 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url()?;
-                let name = format!(
-                    "ha_test_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                );
+                let name = unique_name();
+                let create = match start {
+                    Start::Migrated => {
+                        let template = template(&admin_url).await;
+                        format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")
+                    }
+                    Start::Empty => format!("CREATE DATABASE \"{name}\""),
+                };
                 let admin = admin_connection(&admin_url).await.expect("connect admin");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create empty database");
+                let mut attempt = 0;
+                // Copies from one template can collide briefly; try again.
+                while let Err(err) = admin.execute_unprepared(&create).await {
+                    attempt += 1;
+                    assert!(attempt < 20, "create test database: {err}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
                 admin.close().await.expect("close admin");
                 let url = with_database(&admin_url, &name);
                 let db = db::connect(&url, PoolSettings::default())
@@ -330,65 +297,43 @@ impl TestDb {
     }
 }
 
-/// Runs `test` against an empty database (no tables) on `backend`.
-pub async fn run_empty<F, Fut>(backend: Backend, test: F)
+/// Runs `test` against a fresh database on `backend` that starts as `start` says.
+pub async fn run<F, Fut>(backend: Backend, start: Start, test: F)
 where
     F: FnOnce(TestDb) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    if let Some(db) = TestDb::empty(backend).await {
+    if let Some(db) = TestDb::open(backend, start).await {
         test(db).await;
     }
 }
 
-/// Runs `test` against a fresh database on `backend`.
-pub async fn run<F, Fut>(backend: Backend, test: F)
-where
-    F: FnOnce(TestDb) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    if let Some(db) = TestDb::new(backend).await {
-        test(db).await;
-    }
-}
-
-/// Declares `name::on_sqlite` and `name::on_postgres` for `async fn name(db: TestDb)`.
+/// Declares `name::on_sqlite` and `name::on_postgres` for each `async fn name(db: TestDb)`,
+/// on migrated databases (or, after `empty:`, on databases with no tables).
 #[macro_export]
 macro_rules! db_tests {
-    ($($name:ident),* $(,)?) => {
+    (empty: $($name:ident),* $(,)?) => {
+        $crate::db_tests!(@start Empty; $($name),*);
+    };
+    (@start $start:ident; $($name:ident),*) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_sqlite() {
-                    $crate::common::run($crate::common::Backend::Sqlite, super::$name).await;
+                    use $crate::common::{Backend, Start, run};
+                    run(Backend::Sqlite, Start::$start, super::$name).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_postgres() {
-                    $crate::common::run($crate::common::Backend::Postgres, super::$name).await;
+                    use $crate::common::{Backend, Start, run};
+                    run(Backend::Postgres, Start::$start, super::$name).await;
                 }
             }
         )*
     };
-}
-
-/// Like `db_tests!`, but each test starts from an empty database with no tables.
-#[macro_export]
-macro_rules! empty_db_tests {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn on_sqlite() {
-                    $crate::common::run_empty($crate::common::Backend::Sqlite, super::$name).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn on_postgres() {
-                    $crate::common::run_empty($crate::common::Backend::Postgres, super::$name).await;
-                }
-            }
-        )*
+        $crate::db_tests!(@start Migrated; $($name),*);
     };
 }
 
