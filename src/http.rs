@@ -17,7 +17,7 @@ use async_graphql::{
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     Json, Router,
-    extract::{Request, State},
+    extract::{Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -30,7 +30,16 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{AppState, auth::Caller, build_schema, error::AppError, graphql::AppSchema};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    AppState,
+    auth::Caller,
+    build_schema,
+    error::AppError,
+    graphql::AppSchema,
+    service::{csv_input::csv_field, reports},
+};
 
 #[derive(Clone)]
 struct HttpState {
@@ -43,6 +52,11 @@ pub fn app(state: AppState) -> Router {
     let schema = build_schema(&state);
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/reports/hires-by-quarter.csv", get(hires_by_quarter_csv))
+        .route(
+            "/reports/departments-above-mean.csv",
+            get(departments_above_mean_csv),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -330,6 +344,145 @@ fn payload_too_large() -> HttpError {
         "PAYLOAD_TOO_LARGE",
         "the request body is larger than the server's BODY_LIMIT",
     )
+}
+
+/// Query parameters of the CSV reports.
+#[derive(Debug, serde::Deserialize)]
+struct ReportParams {
+    year: Option<String>,
+}
+
+impl ReportParams {
+    fn year(&self) -> Result<i32, HttpError> {
+        match self.year.as_deref() {
+            None => Ok(2021),
+            Some(text) => text.trim().parse::<i32>().map_err(|_| {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    format!("year must be a whole number, got {text:?}"),
+                )
+            }),
+        }
+    }
+}
+
+/// A report as a CSV download, stamped with the time hires last changed.
+async fn csv_report(
+    state: &HttpState,
+    headers: &HeaderMap,
+    name: &str,
+    year: Result<i32, HttpError>,
+    render: impl AsyncFnOnce(&DatabaseConnection, i32) -> Result<String, AppError>,
+) -> Response {
+    if let Err(err) = identify(state, headers) {
+        return err.into_response();
+    }
+    let year = match year {
+        Ok(year) => year,
+        Err(err) => return err.into_response(),
+    };
+    let db = &state.app.db;
+    let (body, as_of) = match async {
+        let body = render(db, year).await?;
+        Ok::<_, AppError>((body, reports::hires_changed_at(db).await?))
+    }
+    .await
+    {
+        Ok(result) => result,
+        Err(err) => {
+            err.log();
+            let status = match err {
+                AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
+                AppError::DatabaseUnavailable(_) | AppError::DatabaseBusy(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            return HttpError::new(status, err.code(), err.public_message()).into_response();
+        }
+    };
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}-{year}.csv\""),
+            ),
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(value) = as_of
+        .map(|at| at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .and_then(|text| HeaderValue::from_str(&text).ok())
+    {
+        response.headers_mut().insert(header::LAST_MODIFIED, value);
+    }
+    response
+}
+
+/// GET /reports/hires-by-quarter.csv?year=2021: the quarterly report with a header row.
+async fn hires_by_quarter_csv(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Query(params): Query<ReportParams>,
+) -> Response {
+    csv_report(
+        &state,
+        &headers,
+        "hires-by-quarter",
+        params.year(),
+        async |db, year| {
+            let rows = reports::hires_by_quarter(db, year, None, None).await?;
+            let mut body = String::from("departmentId,department,jobId,job,q1,q2,q3,q4,total\n");
+            for r in rows {
+                body.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{}\n",
+                    r.department_id,
+                    csv_field(&r.department),
+                    r.job_id,
+                    csv_field(&r.job),
+                    r.q1,
+                    r.q2,
+                    r.q3,
+                    r.q4,
+                    r.total
+                ));
+            }
+            Ok(body)
+        },
+    )
+    .await
+}
+
+/// GET /reports/departments-above-mean.csv?year=2021: the departments above the mean.
+async fn departments_above_mean_csv(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Query(params): Query<ReportParams>,
+) -> Response {
+    csv_report(
+        &state,
+        &headers,
+        "departments-above-mean",
+        params.year(),
+        async |db, year| {
+            let report = reports::departments_above_mean(db, year).await?;
+            let mut body = String::from("id,department,hired\n");
+            for d in report.departments {
+                body.push_str(&format!(
+                    "{},{},{}\n",
+                    d.id,
+                    csv_field(&d.department),
+                    d.hired
+                ));
+            }
+            Ok(body)
+        },
+    )
+    .await
 }
 
 /// GET /healthz: the process is up.

@@ -2,5 +2,7 @@
 
 pub mod department;
 pub mod hired_employee;
+pub mod hires_rollup;
 pub mod job;
 pub mod rejected_row;
+pub mod report_state;

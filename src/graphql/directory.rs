@@ -1,16 +1,17 @@
 //! Departments and jobs.
 
-use async_graphql::{Context, Object, Result, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, dataloader::DataLoader};
 use entity::{department, job};
 
 use super::{
     db,
-    loaders::{ByIdLoader, DepartmentId, JobId},
+    loaders::{ByIdLoader, DepartmentId, HiresCount, JobId},
 };
-use crate::service::directory;
+use crate::service::{directory, reports::HiresBy};
 
 /// An organisational unit that hires.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct Department {
     /// Its id from the source data.
     pub id: i32,
@@ -29,6 +30,7 @@ impl From<department::Model> for Department {
 
 /// A job title that hires are made for.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct Job {
     /// Its id from the source data.
     pub id: i32,
@@ -42,6 +44,32 @@ impl From<job::Model> for Job {
             id: m.id,
             job: m.job,
         }
+    }
+}
+
+async fn hires(ctx: &Context<'_>, by: HiresBy, id: i32, year: Option<i32>) -> Result<i64> {
+    let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
+    Ok(loader
+        .load_one(HiresCount { by, id, year })
+        .await?
+        .unwrap_or(0))
+}
+
+#[ComplexObject]
+impl Department {
+    /// Hires of this department in `year` (UTC), or in all years when omitted
+    /// (batched: a list of departments costs one query).
+    async fn hires(&self, ctx: &Context<'_>, year: Option<i32>) -> Result<i64> {
+        hires(ctx, HiresBy::Department, self.id, year).await
+    }
+}
+
+#[ComplexObject]
+impl Job {
+    /// Hires for this job in `year` (UTC), or in all years when omitted
+    /// (batched: a list of jobs costs one query).
+    async fn hires(&self, ctx: &Context<'_>, year: Option<i32>) -> Result<i64> {
+        hires(ctx, HiresBy::Job, self.id, year).await
     }
 }
 

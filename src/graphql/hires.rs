@@ -1,7 +1,8 @@
 //! Hires: reading one, and inserting batches of departments, jobs and hires.
 
 use async_graphql::{
-    ComplexObject, Context, InputObject, Object, Result, SimpleObject, dataloader::DataLoader,
+    ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject, connection::PageInfo,
+    dataloader::DataLoader,
 };
 use entity::hired_employee;
 
@@ -14,7 +15,10 @@ use super::{
 use crate::{
     auth::WriteAccess,
     error::AppError,
-    service::ingest::{self, Dimension, RawRecord},
+    service::{
+        hires_list::{self, HirePage},
+        ingest::{self, Dimension, RawRecord},
+    },
 };
 
 /// The most rows one insert mutation takes.
@@ -78,6 +82,131 @@ impl HiredEmployee {
     }
 }
 
+/// Which hires to list; every given filter must match.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct HireFilter {
+    /// Hires in any of these departments.
+    pub department_ids: Option<Vec<i32>>,
+    /// Hires for any of these jobs.
+    pub job_ids: Option<Vec<i32>>,
+    /// Hired at or after this instant.
+    pub hired_from: Option<DateTime>,
+    /// Hired before this instant.
+    pub hired_before: Option<DateTime>,
+    /// Names containing this text, ignoring case (on SQLite, only ASCII letters fold).
+    pub name_contains: Option<String>,
+}
+
+impl From<HireFilter> for hires_list::HireFilter {
+    fn from(f: HireFilter) -> Self {
+        Self {
+            department_ids: f.department_ids,
+            job_ids: f.job_ids,
+            hired_from: f.hired_from.map(|d| d.0),
+            hired_before: f.hired_before.map(|d| d.0),
+            name_contains: f.name_contains,
+        }
+    }
+}
+
+/// The field hires are ordered by; ties are broken by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum HireOrderField {
+    /// By hire instant.
+    HireDatetime,
+    /// By name, in byte order.
+    Name,
+    /// By id.
+    Id,
+}
+
+/// Smallest or largest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum OrderDirection {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// An order for hires.
+#[derive(Debug, Clone, Copy, InputObject)]
+pub struct HireOrder {
+    /// The field to order by.
+    #[graphql(default_with = "HireOrderField::Id")]
+    pub field: HireOrderField,
+    /// Smallest or largest first.
+    #[graphql(default_with = "OrderDirection::Asc")]
+    pub direction: OrderDirection,
+}
+
+impl From<HireOrder> for hires_list::HireOrder {
+    fn from(o: HireOrder) -> Self {
+        Self {
+            field: match o.field {
+                HireOrderField::HireDatetime => hires_list::HireOrderField::HireDatetime,
+                HireOrderField::Name => hires_list::HireOrderField::Name,
+                HireOrderField::Id => hires_list::HireOrderField::Id,
+            },
+            descending: o.direction == OrderDirection::Desc,
+        }
+    }
+}
+
+/// A hire and its cursor.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct HiredEmployeeEdge {
+    /// Where this hire stands in the list; pass it as `after` or `before`.
+    pub cursor: String,
+    /// The hire.
+    pub node: HiredEmployee,
+}
+
+/// One page of hires.
+pub struct HiredEmployeeConnection {
+    page: HirePage,
+    filter: hires_list::HireFilter,
+}
+
+#[Object]
+impl HiredEmployeeConnection {
+    /// The hires of this page with their cursors.
+    async fn edges(&self) -> Vec<HiredEmployeeEdge> {
+        self.page
+            .rows
+            .iter()
+            .map(|(row, cursor)| HiredEmployeeEdge {
+                cursor: cursor.clone(),
+                node: row.clone().into(),
+            })
+            .collect()
+    }
+
+    /// The hires of this page.
+    async fn nodes(&self) -> Vec<HiredEmployee> {
+        self.page
+            .rows
+            .iter()
+            .map(|(row, _)| row.clone().into())
+            .collect()
+    }
+
+    /// Whether more pages follow or precede, and the cursors at the page's ends.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.page.has_previous,
+            has_next_page: self.page.has_next,
+            start_cursor: self.page.rows.first().map(|(_, c)| c.clone()),
+            end_cursor: self.page.rows.last().map(|(_, c)| c.clone()),
+        }
+    }
+
+    /// The number of hires matching the filter, on every page (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(hires_list::count_hires(db(ctx), &self.filter).await?)
+    }
+}
+
 /// Queries over hires.
 #[derive(Default)]
 pub struct HiresQuery;
@@ -88,6 +217,37 @@ impl HiresQuery {
     async fn hired_employee(&self, ctx: &Context<'_>, id: i32) -> Result<Option<HiredEmployee>> {
         let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
         Ok(loader.load_one(HireId(id)).await?.map(HiredEmployee::from))
+    }
+
+    /// Hires matching `filter`, in `orderBy` order (by id when omitted), one
+    /// page at a time: `first` (default 50, at most 500) after the cursor
+    /// `after`, or `last` before the cursor `before`.
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
+    async fn hired_employees(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<HireFilter>,
+        order_by: Option<HireOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<HiredEmployeeConnection> {
+        let filter: hires_list::HireFilter = filter.unwrap_or_default().into();
+        let order = order_by
+            .unwrap_or(HireOrder {
+                field: HireOrderField::Id,
+                direction: OrderDirection::Asc,
+            })
+            .into();
+        let request = hires_list::PageRequest {
+            first: first.map(i64::from),
+            after,
+            last: last.map(i64::from),
+            before,
+        };
+        let page = hires_list::list_hires(db(ctx), &filter, order, &request).await?;
+        Ok(HiredEmployeeConnection { page, filter })
     }
 }
 

@@ -6,7 +6,10 @@ use async_graphql::dataloader::Loader;
 use entity::{department, hired_employee, job};
 use sea_orm::DatabaseConnection;
 
-use crate::service::directory;
+use crate::service::{
+    directory,
+    reports::{self, HiresBy},
+};
 
 /// Loads departments, jobs and hires by id, one query per table per batch.
 pub struct ByIdLoader {
@@ -70,5 +73,38 @@ impl Loader<HireId> for ByIdLoader {
             .into_iter()
             .map(|(id, row)| (HireId(id), row))
             .collect())
+    }
+}
+
+/// Hires of one department or job, in one year or in all years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HiresCount {
+    /// Per department or per job.
+    pub by: HiresBy,
+    /// The department's or job's id.
+    pub id: i32,
+    /// The year, or every year.
+    pub year: Option<i32>,
+}
+
+impl Loader<HiresCount> for ByIdLoader {
+    type Value = i64;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[HiresCount]) -> Result<HashMap<HiresCount, i64>, Self::Error> {
+        // One query per (department or job, year) asked for in this batch; usually one.
+        let mut groups: HashMap<(HiresBy, Option<i32>), Vec<i32>> = HashMap::new();
+        for key in keys {
+            groups.entry((key.by, key.year)).or_default().push(key.id);
+        }
+        let mut counts = HashMap::new();
+        for ((by, year), ids) in groups {
+            let found = reports::hires_per(&self.db, by, &ids, year).await?;
+            for id in ids {
+                let hires = found.get(&id).copied().unwrap_or(0);
+                counts.insert(HiresCount { by, id, year }, hires);
+            }
+        }
+        Ok(counts)
     }
 }

@@ -5,6 +5,7 @@ mod directory;
 mod error_codes;
 mod hires;
 mod loaders;
+mod reports;
 mod scalars;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub const DEFAULT_MAX_COMPLEXITY: usize = 1_000;
 pub struct QueryRoot(
     directory::DirectoryQuery,
     hires::HiresQuery,
+    reports::ReportsQuery,
     admin::AdminQuery,
 );
 

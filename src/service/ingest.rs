@@ -16,6 +16,7 @@ use sea_orm::{
     sea_query::LockType,
 };
 
+use super::rollup::{self, RollupDelta};
 use crate::{db::begin_write, error::AppError};
 
 /// The longest name accepted, in characters.
@@ -628,6 +629,11 @@ pub(crate) async fn store_hire_batch(
         }
         report.inserted = accepted.len() as u64;
         if !accepted.is_empty() {
+            let mut delta = RollupDelta::default();
+            for row in &accepted {
+                delta.add(&row.hire_datetime, row.department_id, row.job_id);
+            }
+            rollup::apply(txn, &delta).await?;
             hired_employee::Entity::insert_many(accepted.into_iter().map(|row| {
                 hired_employee::ActiveModel {
                     id: Set(row.id),

@@ -25,6 +25,7 @@ use super::{
     csv_input::CsvRecords,
     import::{ImportProgress, Table, TableSummary, unreadable},
     ingest::{HireRow, Problem, RawRecord, parse_hire_record},
+    rollup::{self, RollupDelta},
 };
 use crate::error::AppError;
 
@@ -99,15 +100,33 @@ SELECT s.line, s.id, s.name, s.hire_datetime, s.raw_datetime, s.department_id, s
     s.field, s.message, s.raw
 FROM special s LEFT JOIN first_valid f ON f.id = s.id";
 
-/// Inserts the plain new rows and the special rows that won.
-const INSERT_ACCEPTED: &str =
-    "INSERT INTO hired_employees (id, name, hire_datetime, department_id, job_id)
-SELECT s.id, s.name, s.hire_datetime, s.department_id, s.job_id
-FROM import_hires s
-WHERE s.code IS NULL AND NOT EXISTS (SELECT 1 FROM import_hires_checked c WHERE c.line = s.line)
-UNION ALL
-SELECT id, name, hire_datetime, department_id, job_id
-FROM import_hires_checked WHERE verdict = 'INSERTED'";
+/// Inserts the plain new rows and the special rows that won, adds them to the
+/// report rollup, and returns how many were inserted.
+const INSERT_ACCEPTED: &str = "WITH inserted AS (
+    INSERT INTO hired_employees (id, name, hire_datetime, department_id, job_id)
+    SELECT s.id, s.name, s.hire_datetime, s.department_id, s.job_id
+    FROM import_hires s
+    WHERE s.code IS NULL AND NOT EXISTS (SELECT 1 FROM import_hires_checked c WHERE c.line = s.line)
+    UNION ALL
+    SELECT id, name, hire_datetime, department_id, job_id
+    FROM import_hires_checked WHERE verdict = 'INSERTED'
+    RETURNING hire_datetime, department_id, job_id
+), rolled_up AS (
+    INSERT INTO hires_rollup (year, quarter, department_id, job_id, hires)
+    SELECT EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer,
+           EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::smallint,
+           department_id, job_id, count(*)
+    FROM inserted GROUP BY 1, 2, 3, 4
+    ON CONFLICT (year, quarter, department_id, job_id)
+    DO UPDATE SET hires = hires_rollup.hires + excluded.hires
+)
+SELECT count(*) FROM inserted";
+
+/// Adds counts gathered in Rust (rows copied straight into the table) to the rollup.
+const ADD_TO_ROLLUP: &str = "INSERT INTO hires_rollup (year, quarter, department_id, job_id, hires)
+SELECT * FROM UNNEST($1::integer[], $2::smallint[], $3::integer[], $4::integer[], $5::bigint[])
+ON CONFLICT (year, quarter, department_id, job_id)
+DO UPDATE SET hires = hires_rollup.hires + excluded.hires";
 
 /// Logs refused rows; messages match the batch path's word for word.
 const LOG_REJECTED: &str = "INSERT INTO rejected_rows (source, position, raw_record, field, code, message, rejected_at)
@@ -159,6 +178,7 @@ pub async fn import_hires(
     let table_was_empty = looks_empty && table_is_empty(&mut tx).await?;
 
     let mut summary = TableSummary::new(Table::HiredEmployees);
+    let mut changed = false;
     let rebuild = if table_was_empty {
         // As pg_restore does: load without indexes and constraints, then build them.
         let rebuild = drop_indexes_and_constraints(&mut tx).await?;
@@ -169,15 +189,17 @@ pub async fn import_hires(
         let encoder = spawn_encoder(input, Arc::clone(progress), routing);
         let direct = copy_chunks(&mut tx, COPY_TARGET, encoder.chunks, source).await?;
         summary.count("INSERTED", direct);
+        changed |= direct > 0;
         progress.set_phase("building keys");
         for statement in &rebuild.keys {
             exec(&mut tx, statement).await?;
         }
-        let spool = encoder
+        let (spool, delta) = encoder
             .spool
             .await
             .map_err(|err| AppError::Internal(anyhow::anyhow!("the CSV encoder failed: {err}")))?
             .map_err(|err| unreadable(source, err))?;
+        add_to_rollup(&mut tx, &delta).await?;
         exec(&mut tx, CREATE_STAGING).await?;
         if let Some(spool) = spool {
             copy_chunks(&mut tx, COPY_STAGING, read_spool(spool), source).await?;
@@ -196,16 +218,24 @@ pub async fn import_hires(
     exec(&mut tx, CHECK_STAGING).await?;
 
     progress.set_phase("inserting");
-    let inserted = sqlx::raw_sql(INSERT_ACCEPTED)
-        .execute(&mut *tx)
+    let inserted: i64 = sqlx::query_scalar(INSERT_ACCEPTED)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(db_err)?
-        .rows_affected();
+        .map_err(db_err)?;
+    let inserted = inserted as u64;
     if !rebuild.is_empty() {
         progress.set_phase("building indexes");
         for statement in rebuild {
             exec(&mut tx, &statement).await?;
         }
+    }
+
+    if changed || inserted > 0 {
+        sqlx::query("UPDATE report_state SET hires_changed_at = $1")
+            .bind(rollup::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
     }
 
     progress.set_phase("logging rejected rows");
@@ -230,6 +260,26 @@ pub async fn import_hires(
     progress.set_phase("committing");
     tx.commit().await.map_err(db_err)?;
     Ok(summary)
+}
+
+async fn add_to_rollup(
+    tx: &mut Transaction<'_, Postgres>,
+    delta: &RollupDelta,
+) -> Result<(), AppError> {
+    if delta.is_empty() {
+        return Ok(());
+    }
+    let columns = delta.columns();
+    sqlx::query(ADD_TO_ROLLUP)
+        .bind(columns.years)
+        .bind(columns.quarters)
+        .bind(columns.department_ids)
+        .bind(columns.job_ids)
+        .bind(columns.hires)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 async fn table_is_empty(tx: &mut Transaction<'_, Postgres>) -> Result<bool, AppError> {
@@ -411,7 +461,7 @@ enum Routing {
 /// The encoder's output: COPY chunks, and (when routing directly) the spooled rows.
 struct Encoder {
     chunks: mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
-    spool: tokio::task::JoinHandle<Result<Option<File>, std::io::Error>>,
+    spool: tokio::task::JoinHandle<Result<(Option<File>, RollupDelta), std::io::Error>>,
 }
 
 /// Spooled rows of a direct load.
@@ -424,6 +474,8 @@ struct DirectLoad {
     seen: RoaringBitmap,
     spool: BufWriter<File>,
     line: Vec<u8>,
+    /// Rollup counts of the rows sent directly.
+    delta: RollupDelta,
 }
 
 impl DirectLoad {
@@ -436,6 +488,8 @@ impl DirectLoad {
                 let first = self.seen.insert(row.id as u32);
                 if known && first {
                     encode_target(&row, chunk);
+                    self.delta
+                        .add(&row.hire_datetime, row.department_id, row.job_id);
                     return Ok(());
                 }
                 encode_valid(
@@ -467,6 +521,7 @@ fn spawn_encoder(
                 seen: RoaringBitmap::new(),
                 spool: BufWriter::new(tempfile::tempfile()?),
                 line: Vec::new(),
+                delta: RollupDelta::default(),
             }),
         };
         let mut records = CsvRecords::new(input);
@@ -486,28 +541,28 @@ fn spawn_encoder(
                         let full =
                             std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BYTES + 4096));
                         if sender.blocking_send(Ok(full)).is_err() {
-                            return Ok(None);
+                            return Ok((None, RollupDelta::default()));
                         }
                     }
                 }
                 Ok(None) => break,
                 Err(err) => {
                     let _ = sender.blocking_send(Err(err));
-                    return Ok(None);
+                    return Ok((None, RollupDelta::default()));
                 }
             }
         }
         progress.add_rows(rows_in_chunk);
         if !chunk.is_empty() && sender.blocking_send(Ok(chunk)).is_err() {
-            return Ok(None);
+            return Ok((None, RollupDelta::default()));
         }
         match direct {
             Some(load) => {
                 let mut file = load.spool.into_inner().map_err(|err| err.into_error())?;
                 file.rewind()?;
-                Ok(Some(file))
+                Ok((Some(file), load.delta))
             }
-            None => Ok(None),
+            None => Ok((None, RollupDelta::default())),
         }
     });
     Encoder { chunks, spool }

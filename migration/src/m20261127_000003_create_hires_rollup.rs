@@ -1,0 +1,107 @@
+//! The report rollup: hires per year, quarter, department and job, and the
+//! time hires last changed. Every write path keeps both current in the same
+//! transaction as the hires themselves; this migration fills them from the
+//! hires already stored.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum HiresRollup {
+    Table,
+    Year,
+    Quarter,
+    DepartmentId,
+    JobId,
+    Hires,
+}
+
+#[derive(DeriveIden)]
+enum ReportState {
+    Table,
+    Id,
+    HiresChangedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(HiresRollup::Table)
+                    .col(ColumnDef::new(HiresRollup::Year).integer().not_null())
+                    .col(
+                        ColumnDef::new(HiresRollup::Quarter)
+                            .small_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(HiresRollup::DepartmentId)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(HiresRollup::JobId).integer().not_null())
+                    .col(ColumnDef::new(HiresRollup::Hires).big_integer().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(HiresRollup::Year)
+                            .col(HiresRollup::Quarter)
+                            .col(HiresRollup::DepartmentId)
+                            .col(HiresRollup::JobId),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReportState::Table)
+                    .col(
+                        ColumnDef::new(ReportState::Id)
+                            .small_integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ReportState::HiresChangedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        let db = manager.get_connection();
+        db.execute_unprepared("INSERT INTO report_state (id, hires_changed_at) VALUES (1, NULL)")
+            .await?;
+        let (year, quarter) = match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => (
+                "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer",
+                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::smallint",
+            ),
+            // SQLite stores every instant as UTC RFC 3339 text.
+            _ => (
+                "CAST(substr(hire_datetime, 1, 4) AS INTEGER)",
+                "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
+            ),
+        };
+        db.execute_unprepared(&format!(
+            "INSERT INTO hires_rollup (year, quarter, department_id, job_id, hires)
+             SELECT {year}, {quarter}, department_id, job_id, COUNT(*)
+             FROM hired_employees GROUP BY 1, 2, 3, 4"
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ReportState::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(HiresRollup::Table).to_owned())
+            .await
+    }
+}

@@ -1,0 +1,128 @@
+//! The reports: hires per quarter and departments above the mean.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+
+use super::{db, scalars::DateTime};
+use crate::service::reports;
+
+/// Hires of one department and job in one year, per quarter (UTC).
+#[derive(Debug, Clone, SimpleObject)]
+pub struct QuarterlyHires {
+    /// The department's id.
+    pub department_id: i32,
+    /// The department's name.
+    pub department: String,
+    /// The job's id.
+    pub job_id: i32,
+    /// The job's title.
+    pub job: String,
+    /// Hires from January to March.
+    pub q1: i64,
+    /// Hires from April to June.
+    pub q2: i64,
+    /// Hires from July to September.
+    pub q3: i64,
+    /// Hires from October to December.
+    pub q4: i64,
+    /// Hires in the year.
+    pub total: i64,
+}
+
+impl From<reports::QuarterlyHires> for QuarterlyHires {
+    fn from(r: reports::QuarterlyHires) -> Self {
+        Self {
+            department_id: r.department_id,
+            department: r.department,
+            job_id: r.job_id,
+            job: r.job,
+            q1: r.q1,
+            q2: r.q2,
+            q3: r.q3,
+            q4: r.q4,
+            total: r.total,
+        }
+    }
+}
+
+/// A department and its hires in the report's year.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct DepartmentHires {
+    /// The department's id.
+    pub id: i32,
+    /// The department's name.
+    pub department: String,
+    /// Its hires in the year.
+    pub hired: i64,
+}
+
+/// The departments that hired more than the mean in a year.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct AboveMeanReport {
+    /// The year reported.
+    pub year: i32,
+    /// Mean hires per department in the year, taken over the departments that
+    /// hired at least once that year (departments without hires do not lower
+    /// it); 0 for a year without hires.
+    pub mean: f64,
+    /// The departments whose hires exceed the mean, most hires first, then by id.
+    pub departments: Vec<DepartmentHires>,
+    /// When hires last changed: the report is current as of this instant
+    /// (null before any hire was stored).
+    pub as_of: Option<DateTime>,
+}
+
+/// The report queries.
+#[derive(Default)]
+pub struct ReportsQuery;
+
+#[Object]
+impl ReportsQuery {
+    /// Hires per quarter of `year` (in UTC) for each department and job with
+    /// at least one hire that year, ordered by department name, then job name,
+    /// in byte order ("GIS Technical Architect" before "General Manager").
+    /// Optionally limited to some departments or jobs.
+    async fn hires_by_quarter(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 2021)] year: i32,
+        department_ids: Option<Vec<i32>>,
+        job_ids: Option<Vec<i32>>,
+    ) -> Result<Vec<QuarterlyHires>> {
+        let rows =
+            reports::hires_by_quarter(db(ctx), year, department_ids.as_deref(), job_ids.as_deref())
+                .await?;
+        Ok(rows.into_iter().map(QuarterlyHires::from).collect())
+    }
+
+    /// The departments that hired more than the mean number of hires per
+    /// department in `year` (UTC). The mean is taken over the departments that
+    /// hired at least once that year. Ordered by hires, most first, then by id.
+    async fn departments_above_mean(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 2021)] year: i32,
+    ) -> Result<AboveMeanReport> {
+        let report = reports::departments_above_mean(db(ctx), year).await?;
+        let as_of = reports::hires_changed_at(db(ctx)).await?;
+        Ok(AboveMeanReport {
+            year: report.year,
+            mean: report.mean,
+            departments: report
+                .departments
+                .into_iter()
+                .map(|d| DepartmentHires {
+                    id: d.id,
+                    department: d.department,
+                    hired: d.hired,
+                })
+                .collect(),
+            as_of: as_of.map(DateTime),
+        })
+    }
+
+    /// When hires last changed: every report is current as of this instant, so
+    /// clients may cache reports until it moves (null before any hire was stored).
+    async fn reports_as_of(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        Ok(reports::hires_changed_at(db(ctx)).await?.map(DateTime))
+    }
+}

@@ -1,0 +1,273 @@
+//! The reports, read from the rollup: hires per quarter, and departments above the mean.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{department, hires_rollup, job, report_state};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
+};
+
+use crate::error::AppError;
+
+/// The years a report accepts.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Hires of one department and job in one year, per quarter.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct QuarterlyHires {
+    /// The department's id.
+    pub department_id: i32,
+    /// The department's name.
+    pub department: String,
+    /// The job's id.
+    pub job_id: i32,
+    /// The job's title.
+    pub job: String,
+    /// Hires from January to March.
+    pub q1: i64,
+    /// Hires from April to June.
+    pub q2: i64,
+    /// Hires from July to September.
+    pub q3: i64,
+    /// Hires from October to December.
+    pub q4: i64,
+    /// Hires in the year.
+    pub total: i64,
+}
+
+/// A department and its hires in a year.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct DepartmentHires {
+    /// The department's id.
+    pub id: i32,
+    /// The department's name.
+    pub department: String,
+    /// Its hires in the year.
+    pub hired: i64,
+}
+
+/// The departments that hired more than the mean in a year.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AboveMeanReport {
+    /// The year reported.
+    pub year: i32,
+    /// Mean hires per department, over the departments that hired at least once that year.
+    pub mean: f64,
+    /// The departments above the mean, most hires first, then by id.
+    pub departments: Vec<DepartmentHires>,
+}
+
+fn check_year(year: i32) -> Result<(), AppError> {
+    if YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            "BAD_USER_INPUT",
+            format!("year must be between 1 and 9999, got {year}"),
+        ))
+    }
+}
+
+/// `CAST(SUM(<expr>) AS BIGINT)`: PostgreSQL sums bigints as numeric.
+fn sum(expr: &str) -> Expr {
+    Expr::cust(format!("CAST(SUM({expr}) AS BIGINT)"))
+}
+
+/// One row per department and job with hires in `year`, by department name then job name,
+/// in byte order on every backend.
+#[tracing::instrument(skip(db))]
+pub async fn hires_by_quarter(
+    db: &impl ConnectionTrait,
+    year: i32,
+    department_ids: Option<&[i32]>,
+    job_ids: Option<&[i32]>,
+) -> Result<Vec<QuarterlyHires>, AppError> {
+    check_year(year)?;
+    let r = Alias::new("r");
+    let d = Alias::new("d");
+    let j = Alias::new("j");
+    let mut query = Query::select();
+    query
+        .expr_as(
+            Expr::col((r.clone(), hires_rollup::Column::DepartmentId)),
+            Alias::new("department_id"),
+        )
+        .expr_as(
+            Expr::col((d.clone(), department::Column::Department)),
+            Alias::new("department"),
+        )
+        .expr_as(
+            Expr::col((r.clone(), hires_rollup::Column::JobId)),
+            Alias::new("job_id"),
+        )
+        .expr_as(Expr::col((j.clone(), job::Column::Job)), Alias::new("job"));
+    for quarter in 1..=4 {
+        query.expr_as(
+            sum(&format!(
+                "CASE WHEN r.quarter = {quarter} THEN r.hires ELSE 0 END"
+            )),
+            Alias::new(format!("q{quarter}")),
+        );
+    }
+    query
+        .expr_as(sum("r.hires"), Alias::new("total"))
+        .from_as(hires_rollup::Entity, r.clone())
+        .join_as(
+            JoinType::InnerJoin,
+            department::Entity,
+            d.clone(),
+            Expr::col((d.clone(), department::Column::Id))
+                .equals((r.clone(), hires_rollup::Column::DepartmentId)),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            job::Entity,
+            j.clone(),
+            Expr::col((j.clone(), job::Column::Id))
+                .equals((r.clone(), hires_rollup::Column::JobId)),
+        )
+        .and_where(Expr::col((r.clone(), hires_rollup::Column::Year)).eq(year))
+        .and_where(Expr::col((r.clone(), hires_rollup::Column::Hires)).gt(0));
+    if let Some(ids) = department_ids {
+        query.and_where(
+            Expr::col((r.clone(), hires_rollup::Column::DepartmentId)).is_in(ids.iter().copied()),
+        );
+    }
+    if let Some(ids) = job_ids {
+        query.and_where(
+            Expr::col((r.clone(), hires_rollup::Column::JobId)).is_in(ids.iter().copied()),
+        );
+    }
+    query
+        .group_by_col((r.clone(), hires_rollup::Column::DepartmentId))
+        .group_by_col((d.clone(), department::Column::Department))
+        .group_by_col((r.clone(), hires_rollup::Column::JobId))
+        .group_by_col((j.clone(), job::Column::Job))
+        // The name columns sort in byte order: BINARY on SQLite, COLLATE "C" on PostgreSQL.
+        .order_by((d, department::Column::Department), sea_orm::Order::Asc)
+        .order_by((j, job::Column::Job), sea_orm::Order::Asc)
+        .order_by(
+            (r.clone(), hires_rollup::Column::DepartmentId),
+            sea_orm::Order::Asc,
+        )
+        .order_by((r, hires_rollup::Column::JobId), sea_orm::Order::Asc);
+    let statement = db.get_database_backend().build(&query);
+    Ok(QuarterlyHires::find_by_statement(statement).all(db).await?)
+}
+
+/// The departments whose hires in `year` exceed the mean number of hires per
+/// department, the mean being taken over the departments that hired at least
+/// once that year.
+#[tracing::instrument(skip(db))]
+pub async fn departments_above_mean(
+    db: &impl ConnectionTrait,
+    year: i32,
+) -> Result<AboveMeanReport, AppError> {
+    check_year(year)?;
+    let hired = hires_per_department_in(db, year).await?;
+    let total: i64 = hired.iter().map(|d| d.hired).sum();
+    let count = hired.len() as i64;
+    let mean = if count == 0 {
+        0.0
+    } else {
+        total as f64 / count as f64
+    };
+    // hired > total / count, compared exactly in integers.
+    let mut departments: Vec<DepartmentHires> = hired
+        .into_iter()
+        .filter(|d| d.hired * count > total)
+        .collect();
+    departments.sort_by(|a, b| b.hired.cmp(&a.hired).then(a.id.cmp(&b.id)));
+    Ok(AboveMeanReport {
+        year,
+        mean,
+        departments,
+    })
+}
+
+async fn hires_per_department_in(
+    db: &impl ConnectionTrait,
+    year: i32,
+) -> Result<Vec<DepartmentHires>, AppError> {
+    Ok(hires_rollup::Entity::find()
+        .select_only()
+        .column_as(hires_rollup::Column::DepartmentId, "id")
+        .column_as(
+            Expr::col((department::Entity, department::Column::Department)),
+            "department",
+        )
+        .column_as(sum("hires_rollup.hires"), "hired")
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            hires_rollup::Entity::belongs_to(department::Entity)
+                .from(hires_rollup::Column::DepartmentId)
+                .to(department::Column::Id)
+                .into(),
+        )
+        .filter(Expr::col(hires_rollup::Column::Year).eq(year))
+        .group_by(hires_rollup::Column::DepartmentId)
+        .group_by(Expr::col((
+            department::Entity,
+            department::Column::Department,
+        )))
+        .having(Expr::cust("SUM(hires_rollup.hires) > 0"))
+        .into_model::<DepartmentHires>()
+        .all(db)
+        .await?)
+}
+
+/// Which side of a hire a count is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HiresBy {
+    /// Per department.
+    Department,
+    /// Per job.
+    Job,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct IdCount {
+    id: i32,
+    hires: i64,
+}
+
+/// Hires per department or job for these ids, in one year or in all years.
+#[tracing::instrument(skip(db, ids), fields(ids = ids.len()))]
+pub async fn hires_per(
+    db: &impl ConnectionTrait,
+    by: HiresBy,
+    ids: &[i32],
+    year: Option<i32>,
+) -> Result<HashMap<i32, i64>, AppError> {
+    if let Some(year) = year {
+        check_year(year)?;
+    }
+    let column = match by {
+        HiresBy::Department => hires_rollup::Column::DepartmentId,
+        HiresBy::Job => hires_rollup::Column::JobId,
+    };
+    let mut query = hires_rollup::Entity::find()
+        .select_only()
+        .column_as(column, "id")
+        .column_as(sum("hires"), "hires")
+        .filter(Expr::col(column).is_in(ids.iter().copied()))
+        .group_by(column)
+        .order_by_asc(column);
+    if let Some(year) = year {
+        query = query.filter(Expr::col(hires_rollup::Column::Year).eq(year));
+    }
+    let rows = query.into_model::<IdCount>().all(db).await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.hires)).collect())
+}
+
+/// When hires last changed, or `None` before any were stored.
+pub async fn hires_changed_at(
+    db: &impl ConnectionTrait,
+) -> Result<Option<DateTime<Utc>>, AppError> {
+    Ok(report_state::Entity::find()
+        .one(db)
+        .await?
+        .and_then(|state| state.hires_changed_at))
+}
