@@ -172,14 +172,21 @@ async fn rollup_and_raw(
     BTreeMap<(i32, i16, i32, i32), i64>,
     BTreeMap<(i32, i16, i32, i32), i64>,
 ) {
-    let stored = entity::hires_rollup::Entity::find()
+    let mut stored = BTreeMap::new();
+    for row in entity::hires_rollup::Entity::find()
         .all(&t.db)
         .await
         .unwrap()
-        .into_iter()
-        .filter(|r| r.hires != 0)
-        .map(|r| ((r.year, r.quarter, r.department_id, r.job_id), r.hires))
-        .collect();
+    {
+        for (quarter, hires) in [row.q1, row.q2, row.q3, row.q4].into_iter().enumerate() {
+            if hires != 0 {
+                stored.insert(
+                    (row.year, quarter as i16 + 1, row.department_id, row.job_id),
+                    hires,
+                );
+            }
+        }
+    }
     let mut raw = BTreeMap::new();
     for hire in all_hires(t).await {
         let key = (
@@ -648,3 +655,48 @@ db_tests!(
     the_csv_reports_match_the_graphql_fields,
     department_and_job_hire_counts_are_batched,
 );
+
+async fn the_rollup_migration_counts_hires_already_stored(t: TestDb) {
+    use migration::{Migrator, MigratorTrait};
+    // Up to the migration before the rollup, with hires in place.
+    Migrator::up(&t.db, Some(2)).await.unwrap();
+    let backend = t.db.get_database_backend();
+    for sql in [
+        "INSERT INTO departments (id, department) VALUES (1, 'Sales'), (2, 'Legal')",
+        "INSERT INTO jobs (id, job) VALUES (1, 'Clerk')",
+    ] {
+        t.db.execute_unprepared(sql).await.unwrap();
+    }
+    let hires = [
+        (1, "2021-01-05T10:00:00Z", 1),
+        (2, "2021-12-31T23:30:00-01:00", 1),
+        (3, "2021-05-05T10:00:00Z", 2),
+        (4, "2020-07-05T10:00:00Z", 2),
+    ];
+    for (id, at, department) in hires {
+        let at = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .with_timezone(&Utc);
+        let statement = sea_orm::Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => {
+                    "INSERT INTO hired_employees (id, name, hire_datetime, department_id, job_id) VALUES ($1, 'X', $2, $3, 1)"
+                }
+                _ => {
+                    "INSERT INTO hired_employees (id, name, hire_datetime, department_id, job_id) VALUES (?, 'X', ?, ?, 1)"
+                }
+            },
+            [id.into(), at.into(), department.into()],
+        );
+        t.db.execute_raw(statement).await.unwrap();
+    }
+    Migrator::up(&t.db, None).await.unwrap();
+    let (stored, raw) = rollup_and_raw(&t).await;
+    assert_eq!(raw.len(), 4);
+    assert_eq!(stored, raw);
+    // The hire at 23:30 -01:00 on New Year's Eve is a 2022 hire in UTC.
+    assert!(raw.contains_key(&(2022, 1, 1, 1)));
+}
+
+db_tests!(empty: the_rollup_migration_counts_hires_already_stored);

@@ -1,4 +1,5 @@
-//! The report rollup: hires per year, quarter, department and job, and the
+//! The report rollup: hires per year, department and job, one column per
+//! quarter (so a year's report reads its rows without aggregating), and the
 //! time hires last changed. Every write path keeps both current in the same
 //! transaction as the hires themselves; this migration fills them from the
 //! hires already stored.
@@ -12,10 +13,12 @@ pub struct Migration;
 enum HiresRollup {
     Table,
     Year,
-    Quarter,
     DepartmentId,
     JobId,
-    Hires,
+    Q1,
+    Q2,
+    Q3,
+    Q4,
 }
 
 #[derive(DeriveIden)]
@@ -34,21 +37,18 @@ impl MigrationTrait for Migration {
                     .table(HiresRollup::Table)
                     .col(ColumnDef::new(HiresRollup::Year).integer().not_null())
                     .col(
-                        ColumnDef::new(HiresRollup::Quarter)
-                            .small_integer()
-                            .not_null(),
-                    )
-                    .col(
                         ColumnDef::new(HiresRollup::DepartmentId)
                             .integer()
                             .not_null(),
                     )
                     .col(ColumnDef::new(HiresRollup::JobId).integer().not_null())
-                    .col(ColumnDef::new(HiresRollup::Hires).big_integer().not_null())
+                    .col(ColumnDef::new(HiresRollup::Q1).big_integer().not_null())
+                    .col(ColumnDef::new(HiresRollup::Q2).big_integer().not_null())
+                    .col(ColumnDef::new(HiresRollup::Q3).big_integer().not_null())
+                    .col(ColumnDef::new(HiresRollup::Q4).big_integer().not_null())
                     .primary_key(
                         Index::create()
                             .col(HiresRollup::Year)
-                            .col(HiresRollup::Quarter)
                             .col(HiresRollup::DepartmentId)
                             .col(HiresRollup::JobId),
                     )
@@ -87,10 +87,15 @@ impl MigrationTrait for Migration {
                 "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
             ),
         };
+        let per_quarter = |q: u8| format!("SUM(CASE WHEN {quarter} = {q} THEN 1 ELSE 0 END)");
         db.execute_unprepared(&format!(
-            "INSERT INTO hires_rollup (year, quarter, department_id, job_id, hires)
-             SELECT {year}, {quarter}, department_id, job_id, COUNT(*)
-             FROM hired_employees GROUP BY 1, 2, 3, 4"
+            "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+             SELECT {year}, department_id, job_id, {}, {}, {}, {}
+             FROM hired_employees GROUP BY 1, 2, 3",
+            per_quarter(1),
+            per_quarter(2),
+            per_quarter(3),
+            per_quarter(4),
         ))
         .await?;
         Ok(())

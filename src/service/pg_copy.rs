@@ -112,21 +112,28 @@ const INSERT_ACCEPTED: &str = "WITH inserted AS (
     FROM import_hires_checked WHERE verdict = 'INSERTED'
     RETURNING hire_datetime, department_id, job_id
 ), rolled_up AS (
-    INSERT INTO hires_rollup (year, quarter, department_id, job_id, hires)
-    SELECT EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer,
-           EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::smallint,
-           department_id, job_id, count(*)
-    FROM inserted GROUP BY 1, 2, 3, 4
-    ON CONFLICT (year, quarter, department_id, job_id)
-    DO UPDATE SET hires = hires_rollup.hires + excluded.hires
+    INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+    SELECT year, department_id, job_id,
+           count(*) FILTER (WHERE quarter = 1), count(*) FILTER (WHERE quarter = 2),
+           count(*) FILTER (WHERE quarter = 3), count(*) FILTER (WHERE quarter = 4)
+    FROM (SELECT EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer AS year,
+                 EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::integer AS quarter,
+                 department_id, job_id
+          FROM inserted) parts
+    GROUP BY 1, 2, 3
+    ON CONFLICT (year, department_id, job_id) DO UPDATE SET
+        q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
+        q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4
 )
 SELECT count(*) FROM inserted";
 
 /// Adds counts gathered in Rust (rows copied straight into the table) to the rollup.
-const ADD_TO_ROLLUP: &str = "INSERT INTO hires_rollup (year, quarter, department_id, job_id, hires)
-SELECT * FROM UNNEST($1::integer[], $2::smallint[], $3::integer[], $4::integer[], $5::bigint[])
-ON CONFLICT (year, quarter, department_id, job_id)
-DO UPDATE SET hires = hires_rollup.hires + excluded.hires";
+const ADD_TO_ROLLUP: &str = "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+SELECT * FROM UNNEST($1::integer[], $2::integer[], $3::integer[],
+                     $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+ON CONFLICT (year, department_id, job_id) DO UPDATE SET
+    q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
+    q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4";
 
 /// Logs refused rows; messages match the batch path's word for word.
 const LOG_REJECTED: &str = "INSERT INTO rejected_rows (source, position, raw_record, field, code, message, rejected_at)
@@ -272,10 +279,12 @@ async fn add_to_rollup(
     let columns = delta.columns();
     sqlx::query(ADD_TO_ROLLUP)
         .bind(columns.years)
-        .bind(columns.quarters)
         .bind(columns.department_ids)
         .bind(columns.job_ids)
-        .bind(columns.hires)
+        .bind(columns.q1)
+        .bind(columns.q2)
+        .bind(columns.q3)
+        .bind(columns.q4)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;

@@ -75,6 +75,9 @@ fn sum(expr: &str) -> Expr {
     Expr::cust(format!("CAST(SUM({expr}) AS BIGINT)"))
 }
 
+/// A rollup row's hires in the whole year.
+const YEAR_TOTAL: &str = "(r.q1 + r.q2 + r.q3 + r.q4)";
+
 /// One row per department and job with hires in `year`, by department name then job name,
 /// in byte order on every backend.
 #[tracing::instrument(skip(db))]
@@ -102,17 +105,24 @@ pub async fn hires_by_quarter(
             Expr::col((r.clone(), hires_rollup::Column::JobId)),
             Alias::new("job_id"),
         )
-        .expr_as(Expr::col((j.clone(), job::Column::Job)), Alias::new("job"));
-    for quarter in 1..=4 {
-        query.expr_as(
-            sum(&format!(
-                "CASE WHEN r.quarter = {quarter} THEN r.hires ELSE 0 END"
-            )),
-            Alias::new(format!("q{quarter}")),
-        );
-    }
-    query
-        .expr_as(sum("r.hires"), Alias::new("total"))
+        .expr_as(Expr::col((j.clone(), job::Column::Job)), Alias::new("job"))
+        .expr_as(
+            Expr::col((r.clone(), hires_rollup::Column::Q1)),
+            Alias::new("q1"),
+        )
+        .expr_as(
+            Expr::col((r.clone(), hires_rollup::Column::Q2)),
+            Alias::new("q2"),
+        )
+        .expr_as(
+            Expr::col((r.clone(), hires_rollup::Column::Q3)),
+            Alias::new("q3"),
+        )
+        .expr_as(
+            Expr::col((r.clone(), hires_rollup::Column::Q4)),
+            Alias::new("q4"),
+        )
+        .expr_as(Expr::cust(YEAR_TOTAL), Alias::new("total"))
         .from_as(hires_rollup::Entity, r.clone())
         .join_as(
             JoinType::InnerJoin,
@@ -129,7 +139,7 @@ pub async fn hires_by_quarter(
                 .equals((r.clone(), hires_rollup::Column::JobId)),
         )
         .and_where(Expr::col((r.clone(), hires_rollup::Column::Year)).eq(year))
-        .and_where(Expr::col((r.clone(), hires_rollup::Column::Hires)).gt(0));
+        .and_where(Expr::cust(format!("{YEAR_TOTAL} > 0")));
     if let Some(ids) = department_ids {
         query.and_where(
             Expr::col((r.clone(), hires_rollup::Column::DepartmentId)).is_in(ids.iter().copied()),
@@ -141,10 +151,6 @@ pub async fn hires_by_quarter(
         );
     }
     query
-        .group_by_col((r.clone(), hires_rollup::Column::DepartmentId))
-        .group_by_col((d.clone(), department::Column::Department))
-        .group_by_col((r.clone(), hires_rollup::Column::JobId))
-        .group_by_col((j.clone(), job::Column::Job))
         // The name columns sort in byte order: BINARY on SQLite, COLLATE "C" on PostgreSQL.
         .order_by((d, department::Column::Department), sea_orm::Order::Asc)
         .order_by((j, job::Column::Job), sea_orm::Order::Asc)
@@ -198,7 +204,10 @@ async fn hires_per_department_in(
             Expr::col((department::Entity, department::Column::Department)),
             "department",
         )
-        .column_as(sum("hires_rollup.hires"), "hired")
+        .column_as(
+            sum("hires_rollup.q1 + hires_rollup.q2 + hires_rollup.q3 + hires_rollup.q4"),
+            "hired",
+        )
         .join(
             sea_orm::JoinType::InnerJoin,
             hires_rollup::Entity::belongs_to(department::Entity)
@@ -212,7 +221,9 @@ async fn hires_per_department_in(
             department::Entity,
             department::Column::Department,
         )))
-        .having(Expr::cust("SUM(hires_rollup.hires) > 0"))
+        .having(Expr::cust(
+            "SUM(hires_rollup.q1 + hires_rollup.q2 + hires_rollup.q3 + hires_rollup.q4) > 0",
+        ))
         .into_model::<DepartmentHires>()
         .all(db)
         .await?)
@@ -251,7 +262,7 @@ pub async fn hires_per(
     let mut query = hires_rollup::Entity::find()
         .select_only()
         .column_as(column, "id")
-        .column_as(sum("hires"), "hires")
+        .column_as(sum("q1 + q2 + q3 + q4"), "hires")
         .filter(Expr::col(column).is_in(ids.iter().copied()))
         .group_by(column)
         .order_by_asc(column);

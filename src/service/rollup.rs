@@ -1,4 +1,4 @@
-//! Keeping the report rollup current: hires per year, quarter, department and job.
+//! Keeping the report rollup current: hires per year, department and job, per quarter.
 //!
 //! Every write that adds hires adds the same counts to `hires_rollup`, and
 //! stamps `report_state.hires_changed_at`, in its own transaction; so the
@@ -29,17 +29,14 @@ pub fn now() -> DateTime<Utc> {
 /// New hires per rollup cell, gathered before they are added.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RollupDelta {
-    cells: HashMap<(i32, i16, i32, i32), i64>,
+    cells: HashMap<(i32, i32, i32), [i64; 4]>,
 }
 
 impl RollupDelta {
     /// Counts one new hire.
     pub fn add(&mut self, at: &DateTime<Utc>, department_id: i32, job_id: i32) {
         let (year, quarter) = year_quarter(at);
-        *self
-            .cells
-            .entry((year, quarter, department_id, job_id))
-            .or_default() += 1;
+        self.cells.entry((year, department_id, job_id)).or_default()[quarter as usize - 1] += 1;
     }
 
     /// True when no hire was counted.
@@ -50,12 +47,14 @@ impl RollupDelta {
     /// The cells as parallel columns, for an `UNNEST` insert.
     pub fn columns(&self) -> RollupColumns {
         let mut columns = RollupColumns::default();
-        for ((year, quarter, department, job), hires) in &self.cells {
+        for ((year, department, job), quarters) in &self.cells {
             columns.years.push(*year);
-            columns.quarters.push(*quarter);
             columns.department_ids.push(*department);
             columns.job_ids.push(*job);
-            columns.hires.push(*hires);
+            columns.q1.push(quarters[0]);
+            columns.q2.push(quarters[1]);
+            columns.q3.push(quarters[2]);
+            columns.q4.push(quarters[3]);
         }
         columns
     }
@@ -66,14 +65,18 @@ impl RollupDelta {
 pub struct RollupColumns {
     /// Years.
     pub years: Vec<i32>,
-    /// Quarters, 1 to 4.
-    pub quarters: Vec<i16>,
     /// Department ids.
     pub department_ids: Vec<i32>,
     /// Job ids.
     pub job_ids: Vec<i32>,
-    /// Hires to add.
-    pub hires: Vec<i64>,
+    /// Hires to add in the first quarter.
+    pub q1: Vec<i64>,
+    /// Hires to add in the second quarter.
+    pub q2: Vec<i64>,
+    /// Hires to add in the third quarter.
+    pub q3: Vec<i64>,
+    /// Hires to add in the fourth quarter.
+    pub q4: Vec<i64>,
 }
 
 /// Adds `delta` to the rollup and stamps the change time, in the caller's transaction.
@@ -83,29 +86,35 @@ pub async fn apply(txn: &impl ConnectionTrait, delta: &RollupDelta) -> Result<()
     }
     let cells: Vec<_> = delta.cells.iter().collect();
     for chunk in cells.chunks(1_000) {
+        let mut on_conflict = OnConflict::columns([
+            hires_rollup::Column::Year,
+            hires_rollup::Column::DepartmentId,
+            hires_rollup::Column::JobId,
+        ]);
+        for (column, name) in [
+            (hires_rollup::Column::Q1, "q1"),
+            (hires_rollup::Column::Q2, "q2"),
+            (hires_rollup::Column::Q3, "q3"),
+            (hires_rollup::Column::Q4, "q4"),
+        ] {
+            on_conflict.value(
+                column,
+                Expr::col((hires_rollup::Entity, column))
+                    .add(Expr::cust(format!("excluded.{name}"))),
+            );
+        }
         hires_rollup::Entity::insert_many(chunk.iter().map(
-            |((year, quarter, department_id, job_id), hires)| hires_rollup::ActiveModel {
+            |((year, department_id, job_id), quarters)| hires_rollup::ActiveModel {
                 year: Set(*year),
-                quarter: Set(*quarter),
                 department_id: Set(*department_id),
                 job_id: Set(*job_id),
-                hires: Set(**hires),
+                q1: Set(quarters[0]),
+                q2: Set(quarters[1]),
+                q3: Set(quarters[2]),
+                q4: Set(quarters[3]),
             },
         ))
-        .on_conflict(
-            OnConflict::columns([
-                hires_rollup::Column::Year,
-                hires_rollup::Column::Quarter,
-                hires_rollup::Column::DepartmentId,
-                hires_rollup::Column::JobId,
-            ])
-            .value(
-                hires_rollup::Column::Hires,
-                Expr::col((hires_rollup::Entity, hires_rollup::Column::Hires))
-                    .add(Expr::cust("excluded.hires")),
-            )
-            .to_owned(),
-        )
+        .on_conflict(on_conflict)
         .exec_without_returning(txn)
         .await?;
     }
