@@ -383,9 +383,10 @@ async fn csv_report(
         Err(err) => return err.into_response(),
     };
     let db = &state.app.db;
+    // The stamp is read first: a write landing between can only make it too old, never too new.
     let (body, as_of) = match async {
-        let body = render(db, year).await?;
-        Ok::<_, AppError>((body, reports::hires_changed_at(db).await?))
+        let as_of = reports::hires_changed_at(db).await?;
+        Ok::<_, AppError>((render(db, year).await?, as_of))
     }
     .await
     {
@@ -423,6 +424,16 @@ async fn csv_report(
     response
 }
 
+/// A name as a CSV field that a spreadsheet shows as text: one that starts like
+/// a formula (`=`, `+`, `-`, `@`) gets a leading apostrophe.
+fn spreadsheet_text(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        csv_field(&format!("'{value}")).into_owned()
+    } else {
+        csv_field(value).into_owned()
+    }
+}
+
 /// GET /reports/hires-by-quarter.csv?year=2021: the quarterly report with a header row.
 async fn hires_by_quarter_csv(
     State(state): State<HttpState>,
@@ -441,9 +452,9 @@ async fn hires_by_quarter_csv(
                 body.push_str(&format!(
                     "{},{},{},{},{},{},{},{},{}\n",
                     r.department_id,
-                    csv_field(&r.department),
+                    spreadsheet_text(&r.department),
                     r.job_id,
-                    csv_field(&r.job),
+                    spreadsheet_text(&r.job),
                     r.q1,
                     r.q2,
                     r.q3,
@@ -470,12 +481,14 @@ async fn departments_above_mean_csv(
         params.year(),
         async |db, year| {
             let report = reports::departments_above_mean(db, year).await?;
-            let mut body = String::from("id,department,hired\n");
+            let mut body = String::from("year,mean,id,department,hired\n");
             for d in report.departments {
                 body.push_str(&format!(
-                    "{},{},{}\n",
+                    "{},{},{},{},{}\n",
+                    report.year,
+                    report.mean,
                     d.id,
-                    csv_field(&d.department),
+                    spreadsheet_text(&d.department),
                     d.hired
                 ));
             }

@@ -201,7 +201,56 @@ async fn bad_cursors_and_page_sizes_get_clear_errors(t: TestDb) {
     assert_eq!(ids(&response).len(), 12);
 }
 
+async fn pages_between_two_cursors_and_backward_in_descending_order(t: TestDb) {
+    let state = t.local_state();
+    seed(&state).await;
+    let order = json!({"field": "HIRE_DATETIME", "direction": "DESC"});
+    let all = run(&state, LIST, json!({"orderBy": order, "first": 12})).await;
+    assert_eq!(ids(&all), [11, 8, 5, 2, 10, 7, 4, 1, 12, 9, 6, 3]);
+    let edges = all["data"]["hiredEmployees"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let cursor = |i: usize| edges[i]["cursor"].clone();
+    // `first` with `before`: rows lie beyond `before`, so there is a next page.
+    let window = run(
+        &state,
+        LIST,
+        json!({"orderBy": order, "first": 3, "after": cursor(1), "before": cursor(6)}),
+    )
+    .await;
+    assert_eq!(ids(&window), [5, 2, 10]);
+    assert_eq!(page_info(&window)["hasNextPage"], true);
+    assert_eq!(page_info(&window)["hasPreviousPage"], true);
+    // `last` with `after`, walking backward through a descending order.
+    let back = run(
+        &state,
+        LIST,
+        json!({"orderBy": order, "last": 3, "after": cursor(5)}),
+    )
+    .await;
+    assert_eq!(ids(&back), [9, 6, 3]);
+    assert_eq!(page_info(&back)["hasPreviousPage"], true);
+    let back = run(
+        &state,
+        LIST,
+        json!({"orderBy": order, "last": 4, "before": cursor(4)}),
+    )
+    .await;
+    assert_eq!(ids(&back), [11, 8, 5, 2]);
+    assert_eq!(page_info(&back)["hasPreviousPage"], false);
+    assert_eq!(page_info(&back)["hasNextPage"], true);
+    let long = run(
+        &state,
+        LIST,
+        json!({"filter": {"nameContains": "x".repeat(256)}}),
+    )
+    .await;
+    assert_eq!(first_error_code(&long).as_deref(), Some("BAD_USER_INPUT"));
+}
+
 db_tests!(
+    pages_between_two_cursors_and_backward_in_descending_order,
     pages_walk_forward_and_backward_without_gaps,
     orders_are_total_and_cursors_follow_them,
     filters_combine,

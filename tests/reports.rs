@@ -166,12 +166,10 @@ async fn check_reports(t: &TestDb, state: &AppState, year: i32) {
 }
 
 /// The rollup as stored, and as recomputed from the raw rows.
-async fn rollup_and_raw(
-    t: &TestDb,
-) -> (
-    BTreeMap<(i32, i16, i32, i32), i64>,
-    BTreeMap<(i32, i16, i32, i32), i64>,
-) {
+/// Hires per (year, quarter, department, job).
+type RollupCells = BTreeMap<(i32, i16, i32, i32), i64>;
+
+async fn rollup_and_raw(t: &TestDb) -> (RollupCells, RollupCells) {
     let mut stored = BTreeMap::new();
     for row in entity::hires_rollup::Entity::find()
         .all(&t.db)
@@ -198,6 +196,43 @@ async fn rollup_and_raw(
         *raw.entry(key).or_default() += 1;
     }
     (stored, raw)
+}
+
+/// The per-quarter counts computed by plain SQL over the raw table, written per backend.
+async fn raw_sql_aggregate(t: &TestDb) -> RollupCells {
+    let backend = t.db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer AS year,
+                    EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::integer AS quarter,
+                    department_id, job_id, COUNT(*) AS hires
+             FROM hired_employees GROUP BY 1, 2, 3, 4"
+        }
+        _ => {
+            "SELECT CAST(strftime('%Y', hire_datetime) AS INTEGER) AS year,
+                    (CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3 AS quarter,
+                    department_id, job_id, COUNT(*) AS hires
+             FROM hired_employees GROUP BY 1, 2, 3, 4"
+        }
+    };
+    t.db.query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let get = |column: &str| row.try_get::<i32>("", column).unwrap();
+            let hires: i64 = row.try_get("", "hires").unwrap();
+            (
+                (
+                    get("year"),
+                    get("quarter") as i16,
+                    get("department_id"),
+                    get("job_id"),
+                ),
+                hires,
+            )
+        })
+        .collect()
 }
 
 async fn the_reports_on_the_real_samples_match_an_independent_computation(t: TestDb) {
@@ -400,25 +435,36 @@ async fn the_rollup_always_equals_the_raw_aggregate_across_random_writes(t: Test
         json!({"d": departments, "j": jobs}),
     )
     .await;
+    // Half the instants sit next to a quarter or year boundary with a large
+    // offset, so that UTC and local time disagree about the quarter or year.
+    let boundaries = [
+        ("12-31T23:30:00", "-14:00"),
+        ("01-01T00:30:00", "+14:00"),
+        ("03-31T22:00:00", "-05:00"),
+        ("04-01T01:00:00", "+05:30"),
+        ("06-30T20:00:00", "-12:00"),
+        ("10-01T03:00:00", "+12:00"),
+    ];
     let random_row = |rng: &mut Random| {
         let id = rng.below(3000) + 1;
         let year = 2019 + rng.below(4);
-        let month = rng.below(12) + 1;
-        let day = rng.below(28) + 1;
-        let offset = ["Z", "+05:30", "-08:00"][rng.below(3) as usize];
+        let at = if rng.below(2) == 0 {
+            let (day_time, offset) = boundaries[rng.below(boundaries.len() as u64) as usize];
+            format!("{year}-{day_time}{offset}")
+        } else {
+            let offset = ["Z", "+05:30", "-08:00"][rng.below(3) as usize];
+            format!(
+                "{year}-{:02}-{:02}T{:02}:{:02}:00{offset}",
+                rng.below(12) + 1,
+                rng.below(28) + 1,
+                rng.below(24),
+                rng.below(60)
+            )
+        };
         let department = rng.below(7) + 1; // 7 is unknown
         let job = rng.below(10) + 1; // 10 is unknown
         let name = format!("Person {}", rng.below(5));
-        (
-            id,
-            name,
-            format!(
-                "{year}-{month:02}-{day:02}T23:{:02}:00{offset}",
-                rng.below(60)
-            ),
-            department,
-            job,
-        )
+        (id, name, at, department, job)
     };
     for step in 0..12 {
         if step % 3 == 0 {
@@ -446,6 +492,11 @@ async fn the_rollup_always_equals_the_raw_aggregate_across_random_writes(t: Test
         let (stored, raw) = rollup_and_raw(&t).await;
         assert!(!raw.is_empty());
         assert_eq!(stored, raw, "after write {step}");
+        assert_eq!(
+            raw_sql_aggregate(&t).await,
+            raw,
+            "SQL over the raw table, after write {step}"
+        );
     }
     for year in 2019..=2022 {
         check_reports(&t, &state, year).await;
@@ -459,12 +510,13 @@ async fn as_of_moves_only_when_hires_change(t: TestDb) {
     common::seed_small(&app(state.clone()), None).await;
     let first = ok(
         &state,
-        "{ reportsAsOf departmentsAboveMean { asOf } }",
+        "{ reportsAsOf departmentsAboveMean { asOf } hiresByQuarter { asOf } }",
         json!({}),
     )
     .await;
     assert!(first["reportsAsOf"].is_string());
     assert_eq!(first["reportsAsOf"], first["departmentsAboveMean"]["asOf"]);
+    assert_eq!(first["reportsAsOf"], first["hiresByQuarter"][0]["asOf"]);
     // Sending the same hire again changes nothing, so the reports stay as of the same time.
     ok(
         &state,
@@ -559,13 +611,13 @@ async fn the_csv_reports_match_the_graphql_fields(t: TestDb) {
     )
     .await;
     let data = ok(&state, ABOVE_MEAN, json!({"year": 2021})).await;
-    let mut expected = vec!["id,department,hired".to_owned()];
-    for d in data["departmentsAboveMean"]["departments"]
-        .as_array()
-        .unwrap()
-    {
+    let report = &data["departmentsAboveMean"];
+    let mut expected = vec!["year,mean,id,department,hired".to_owned()];
+    for d in report["departments"].as_array().unwrap() {
         expected.push(format!(
-            "{},{},{}",
+            "{},{},{},{},{}",
+            report["year"],
+            report["mean"],
             d["id"],
             d["department"].as_str().unwrap(),
             d["hired"]
@@ -641,6 +693,14 @@ async fn department_and_job_hire_counts_are_batched(t: TestDb) {
         assert_eq!(department["hires"], in_2021 as i64);
         assert_eq!(department["all"], all as i64);
     }
+    for job in data["jobs"].as_array().unwrap() {
+        let id = job["id"].as_i64().unwrap() as i32;
+        let in_2021 = hires
+            .iter()
+            .filter(|h| h.job_id == id && h.hire_datetime.year() == 2021)
+            .count();
+        assert_eq!(job["hires"], in_2021 as i64);
+    }
 }
 
 db_tests!(
@@ -697,6 +757,9 @@ async fn the_rollup_migration_counts_hires_already_stored(t: TestDb) {
     assert_eq!(stored, raw);
     // The hire at 23:30 -01:00 on New Year's Eve is a 2022 hire in UTC.
     assert!(raw.contains_key(&(2022, 1, 1, 1)));
+    let state = t.local_state();
+    let as_of = ok(&state, "{ reportsAsOf }", json!({})).await;
+    assert!(as_of["reportsAsOf"].is_string(), "{as_of}");
 }
 
 db_tests!(empty: the_rollup_migration_counts_hires_already_stored);

@@ -74,8 +74,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let db = manager.get_connection();
-        db.execute_unprepared("INSERT INTO report_state (id, hires_changed_at) VALUES (1, NULL)")
-            .await?;
+        // Hires already stored count as changed now, so reports carry a time.
+        db.execute_unprepared(
+            "INSERT INTO report_state (id, hires_changed_at)
+             SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM hired_employees)
+                            THEN CURRENT_TIMESTAMP END",
+        )
+        .await?;
         let (year, quarter) = match manager.get_database_backend() {
             sea_orm::DatabaseBackend::Postgres => (
                 "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer",

@@ -7,7 +7,10 @@ use super::{
     db,
     loaders::{ByIdLoader, DepartmentId, HiresCount, JobId},
 };
-use crate::service::{directory, reports::HiresBy};
+use crate::service::{
+    directory,
+    reports::{self, HiresBy},
+};
 
 /// An organisational unit that hires.
 #[derive(Debug, Clone, SimpleObject)]
@@ -48,6 +51,10 @@ impl From<job::Model> for Job {
 }
 
 async fn hires(ctx: &Context<'_>, by: HiresBy, id: i32, year: Option<i32>) -> Result<i64> {
+    // Checked here: a bad year must fail this field, not the shared loader's whole batch.
+    if let Some(year) = year {
+        reports::check_year(year)?;
+    }
     let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
     Ok(loader
         .load_one(HiresCount { by, id, year })

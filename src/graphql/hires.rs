@@ -93,7 +93,7 @@ pub struct HireFilter {
     pub hired_from: Option<DateTime>,
     /// Hired before this instant.
     pub hired_before: Option<DateTime>,
-    /// Names containing this text, ignoring case (on SQLite, only ASCII letters fold).
+    /// Names containing this text (at most 255 characters), ignoring the case of ASCII letters.
     pub name_contains: Option<String>,
 }
 

@@ -26,10 +26,13 @@ pub struct QuarterlyHires {
     pub q4: i64,
     /// Hires in the year.
     pub total: i64,
+    /// When hires last changed: the report is current as of this instant (the
+    /// same on every row; null before any hire was stored).
+    pub as_of: Option<DateTime>,
 }
 
-impl From<reports::QuarterlyHires> for QuarterlyHires {
-    fn from(r: reports::QuarterlyHires) -> Self {
+impl QuarterlyHires {
+    fn new(r: reports::QuarterlyHires, as_of: Option<DateTime>) -> Self {
         Self {
             department_id: r.department_id,
             department: r.department,
@@ -40,6 +43,7 @@ impl From<reports::QuarterlyHires> for QuarterlyHires {
             q3: r.q3,
             q4: r.q4,
             total: r.total,
+            as_of,
         }
     }
 }
@@ -88,10 +92,15 @@ impl ReportsQuery {
         department_ids: Option<Vec<i32>>,
         job_ids: Option<Vec<i32>>,
     ) -> Result<Vec<QuarterlyHires>> {
+        // Read first: a write landing after it can only make the stamp too old, never too new.
+        let as_of = reports::hires_changed_at(db(ctx)).await?.map(DateTime);
         let rows =
             reports::hires_by_quarter(db(ctx), year, department_ids.as_deref(), job_ids.as_deref())
                 .await?;
-        Ok(rows.into_iter().map(QuarterlyHires::from).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| QuarterlyHires::new(row, as_of))
+            .collect())
     }
 
     /// The departments that hired more than the mean number of hires per
@@ -102,8 +111,9 @@ impl ReportsQuery {
         ctx: &Context<'_>,
         #[graphql(default = 2021)] year: i32,
     ) -> Result<AboveMeanReport> {
-        let report = reports::departments_above_mean(db(ctx), year).await?;
+        // Read first: a write landing after it can only make the stamp too old, never too new.
         let as_of = reports::hires_changed_at(db(ctx)).await?;
+        let report = reports::departments_above_mean(db(ctx), year).await?;
         Ok(AboveMeanReport {
             year: report.year,
             mean: report.mean,

@@ -208,8 +208,10 @@ fn filtered(filter: &HireFilter) -> sea_orm::Select<hired_employee::Entity> {
         query = query.filter(Column::HireDatetime.lt(before));
     }
     if let Some(text) = filter.name_contains.as_deref().filter(|t| !t.is_empty()) {
+        // Both backends fold only ASCII letters here (SQLite's lower(), and
+        // PostgreSQL's on a COLLATE "C" column), so the pattern folds the same way.
         let escaped = text
-            .to_lowercase()
+            .to_ascii_lowercase()
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
@@ -224,7 +226,21 @@ fn filtered(filter: &HireFilter) -> sea_orm::Select<hired_employee::Entity> {
 /// The number of hires matching `filter`.
 #[tracing::instrument(skip(db))]
 pub async fn count_hires(db: &impl ConnectionTrait, filter: &HireFilter) -> Result<u64, AppError> {
+    check_filter(filter)?;
     Ok(filtered(filter).count(db).await?)
+}
+
+/// The longest `nameContains` text accepted.
+pub const MAX_NAME_FILTER_CHARS: usize = 255;
+
+fn check_filter(filter: &HireFilter) -> Result<(), AppError> {
+    match &filter.name_contains {
+        Some(text) if text.chars().count() > MAX_NAME_FILTER_CHARS => Err(AppError::bad_input(
+            "BAD_USER_INPUT",
+            format!("nameContains takes at most {MAX_NAME_FILTER_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// One page of hires matching `filter` in `order`.
@@ -235,6 +251,7 @@ pub async fn list_hires(
     order: HireOrder,
     page: &PageRequest,
 ) -> Result<HirePage, AppError> {
+    check_filter(filter)?;
     let first = page_size(page.first, "first")?;
     let last = page_size(page.last, "last")?;
     if first.is_some() && last.is_some() {
@@ -281,10 +298,11 @@ pub async fn list_hires(
     if backward {
         rows.reverse();
     }
+    // A cursor on the far side means rows lie beyond it, whatever the page size.
     let (has_next, has_previous) = if backward {
-        (before.is_some(), more)
+        (before.is_some(), more || after.is_some())
     } else {
-        (more, after.is_some())
+        (more || before.is_some(), after.is_some())
     };
     Ok(HirePage {
         rows: rows

@@ -379,6 +379,21 @@ pub async fn insert_hire_batch(
     .await
 }
 
+/// A conflict with a concurrent writer that a fresh attempt resolves: the same
+/// key stored first, a deadlock, or a serialization failure.
+fn is_retryable(err: &DbErr) -> bool {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        return true;
+    }
+    let sqlx_error = match err {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e.as_ref(),
+        _ => return false,
+    };
+    matches!(sqlx_error, sea_orm::sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+}
+
 /// Runs `attempt` again when a concurrent writer stored the same key first.
 ///
 /// The checks run inside the transaction, so a retry sees the other writer's
@@ -391,10 +406,7 @@ where
     let mut tries = 0;
     loop {
         match attempt().await {
-            Err(err)
-                if tries < CONFLICT_RETRIES
-                    && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
-            {
+            Err(err) if tries < CONFLICT_RETRIES && is_retryable(&err) => {
                 tries += 1;
                 tracing::debug!(error = %err, tries, "batch raced a concurrent writer; checking again");
             }
@@ -633,7 +645,7 @@ pub(crate) async fn store_hire_batch(
             for row in &accepted {
                 delta.add(&row.hire_datetime, row.department_id, row.job_id);
             }
-            rollup::apply(txn, &delta).await?;
+            // Every writer locks in one order: hires, then rollup cells, then the state row.
             hired_employee::Entity::insert_many(accepted.into_iter().map(|row| {
                 hired_employee::ActiveModel {
                     id: Set(row.id),
@@ -645,6 +657,7 @@ pub(crate) async fn store_hire_batch(
             }))
             .exec_without_returning(txn)
             .await?;
+            rollup::apply(txn, &delta).await?;
         }
     }
     report.rejected.sort_by_key(|row| row.position);

@@ -121,6 +121,7 @@ const INSERT_ACCEPTED: &str = "WITH inserted AS (
                  department_id, job_id
           FROM inserted) parts
     GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
     ON CONFLICT (year, department_id, job_id) DO UPDATE SET
         q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
         q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4
@@ -238,11 +239,14 @@ pub async fn import_hires(
     }
 
     if changed || inserted > 0 {
-        sqlx::query("UPDATE report_state SET hires_changed_at = $1")
-            .bind(rollup::now())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE report_state SET hires_changed_at = $1
+             WHERE hires_changed_at IS NULL OR hires_changed_at < $1",
+        )
+        .bind(rollup::now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
     }
 
     progress.set_phase("logging rejected rows");

@@ -59,7 +59,8 @@ pub struct AboveMeanReport {
     pub departments: Vec<DepartmentHires>,
 }
 
-fn check_year(year: i32) -> Result<(), AppError> {
+/// Refuses years outside [`YEARS`] with a clear error.
+pub fn check_year(year: i32) -> Result<(), AppError> {
     if YEARS.contains(&year) {
         Ok(())
     } else {

@@ -4,13 +4,13 @@
 //! stamps `report_state.hires_changed_at`, in its own transaction; so the
 //! reports, which read only the rollup, always equal the raw aggregate.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
 use entity::{hires_rollup, report_state};
 use sea_orm::{
     ActiveValue::Set,
-    ConnectionTrait, DbErr, EntityTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -29,7 +29,8 @@ pub fn now() -> DateTime<Utc> {
 /// New hires per rollup cell, gathered before they are added.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RollupDelta {
-    cells: HashMap<(i32, i32, i32), [i64; 4]>,
+    /// Sorted, so every writer locks rollup rows in the same order.
+    cells: BTreeMap<(i32, i32, i32), [i64; 4]>,
 }
 
 impl RollupDelta {
@@ -121,10 +122,16 @@ pub async fn apply(txn: &impl ConnectionTrait, delta: &RollupDelta) -> Result<()
     mark_hires_changed(txn).await
 }
 
-/// Stamps `report_state.hires_changed_at` with the current time.
+/// Stamps `report_state.hires_changed_at` with the current time; it never moves back.
 pub async fn mark_hires_changed(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let now = now();
     report_state::Entity::update_many()
-        .col_expr(report_state::Column::HiresChangedAt, Expr::value(now()))
+        .col_expr(report_state::Column::HiresChangedAt, Expr::value(now))
+        .filter(
+            Condition::any()
+                .add(report_state::Column::HiresChangedAt.is_null())
+                .add(report_state::Column::HiresChangedAt.lt(now)),
+        )
         .exec(txn)
         .await?;
     Ok(())

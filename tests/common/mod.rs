@@ -144,10 +144,19 @@ async fn template(admin_url: &str) -> String {
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{building}\""))
                     .await
                     .expect("drop stale build");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{building}\""))
-                    .await
-                    .expect("create template");
+                // An ICU en-US default collation, where "General" sorts before
+                // "GIS": byte-order tests then fail unless the schema asks for it.
+                let icu = format!(
+                    "CREATE DATABASE \"{building}\" TEMPLATE template0 ENCODING 'UTF8' \
+                     LOCALE 'C.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                );
+                if let Err(err) = admin.execute_unprepared(&icu).await {
+                    eprintln!("notice: no ICU collation on this server ({err}); using its default");
+                    admin
+                        .execute_unprepared(&format!("CREATE DATABASE \"{building}\""))
+                        .await
+                        .expect("create template");
+                }
                 let conn = admin_connection(&with_database(admin_url, &building))
                     .await
                     .expect("connect to template");
@@ -159,6 +168,22 @@ async fn template(admin_url: &str) -> String {
                     ))
                     .await
                     .expect("publish template");
+            }
+            // Templates of earlier migration sets are no longer used.
+            let stale = admin
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'ha_tpl_%' AND datname <> $1",
+                    [name.clone().into()],
+                ))
+                .await
+                .unwrap_or_default();
+            for row in stale {
+                if let Ok(datname) = row.try_get::<String>("", "datname") {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{datname}\""))
+                        .await;
+                }
             }
             // Remove test databases left behind by killed test processes.
             let leftovers = admin
