@@ -2,8 +2,57 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 
+use base64::{Engine, engine::general_purpose::STANDARD};
+
 use super::{db, scalars::DateTime};
-use crate::service::reports;
+use crate::service::{
+    charts::{self, ChartFormat},
+    reports,
+};
+
+/// A rendered chart, ready for an `<img>` tag.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Chart {
+    /// `image/png` or `image/svg+xml`.
+    pub mime_type: String,
+    /// Width in pixels.
+    pub width: i32,
+    /// Height in pixels.
+    pub height: i32,
+    /// The image, base64-encoded.
+    pub base64: String,
+    /// The image as a `data:` URL.
+    pub data_url: String,
+}
+
+impl From<charts::Chart> for Chart {
+    fn from(chart: charts::Chart) -> Self {
+        let base64 = STANDARD.encode(&chart.bytes);
+        Self {
+            data_url: format!("data:{};base64,{base64}", chart.mime_type),
+            mime_type: chart.mime_type.to_owned(),
+            width: chart.width as i32,
+            height: chart.height as i32,
+            base64,
+        }
+    }
+}
+
+/// Chart arguments with their defaults for explicit nulls; negative sizes
+/// become 0, which the size check refuses with a clear error.
+fn chart_options(
+    width: Option<i32>,
+    height: Option<i32>,
+    format: Option<ChartFormat>,
+) -> (u32, u32, ChartFormat) {
+    let pixels =
+        |value: Option<i32>, default: u32| value.map_or(default, |v| u32::try_from(v).unwrap_or(0));
+    (
+        pixels(width, 1000),
+        pixels(height, 600),
+        format.unwrap_or(ChartFormat::Png),
+    )
+}
 
 /// Hires of one department and job in one year, per quarter (UTC).
 #[derive(Debug, Clone, SimpleObject)]
@@ -128,6 +177,39 @@ impl ReportsQuery {
                 .collect(),
             as_of: as_of.map(DateTime),
         })
+    }
+
+    /// Hires per department in `year`, stacked by quarter, with a Q1..Q4
+    /// legend and the year in the title; the same data as `hiresByQuarter`.
+    /// Width and height are 200 to 4000 pixels.
+    async fn hires_by_quarter_chart(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 2021)] year: i32,
+        #[graphql(default = 1000)] width: Option<i32>,
+        #[graphql(default = 600)] height: Option<i32>,
+        #[graphql(default_with = "Some(ChartFormat::Png)")] format: Option<ChartFormat>,
+    ) -> Result<Chart> {
+        let (width, height, format) = chart_options(width, height, format);
+        let chart = charts::hires_by_quarter_chart(db(ctx), year, width, height, format).await?;
+        Ok(chart.into())
+    }
+
+    /// Hires per department in `year` as bars, the mean as a line, and the
+    /// departments above the mean highlighted; the same data as
+    /// `departmentsAboveMean`. Width and height are 200 to 4000 pixels.
+    async fn departments_above_mean_chart(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 2021)] year: i32,
+        #[graphql(default = 1000)] width: Option<i32>,
+        #[graphql(default = 600)] height: Option<i32>,
+        #[graphql(default_with = "Some(ChartFormat::Png)")] format: Option<ChartFormat>,
+    ) -> Result<Chart> {
+        let (width, height, format) = chart_options(width, height, format);
+        let chart =
+            charts::departments_above_mean_chart(db(ctx), year, width, height, format).await?;
+        Ok(chart.into())
     }
 
     /// When hires last changed: every report is current as of this instant, so

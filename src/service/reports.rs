@@ -172,8 +172,11 @@ pub async fn departments_above_mean(
     db: &impl ConnectionTrait,
     year: i32,
 ) -> Result<AboveMeanReport, AppError> {
-    check_year(year)?;
-    let hired = hires_per_department_in(db, year).await?;
+    Ok(above_mean(year, department_hires(db, year).await?))
+}
+
+/// The above-mean report from every department's hires in `year`.
+pub fn above_mean(year: i32, hired: Vec<DepartmentHires>) -> AboveMeanReport {
     let total: i64 = hired.iter().map(|d| d.hired).sum();
     let count = hired.len() as i64;
     let mean = if count == 0 {
@@ -187,11 +190,23 @@ pub async fn departments_above_mean(
         .filter(|d| d.hired * count > total)
         .collect();
     departments.sort_by(|a, b| b.hired.cmp(&a.hired).then(a.id.cmp(&b.id)));
-    Ok(AboveMeanReport {
+    AboveMeanReport {
         year,
         mean,
         departments,
-    })
+    }
+}
+
+/// Every department that hired in `year`, with its hires, ordered by name (byte order).
+#[tracing::instrument(skip(db))]
+pub async fn department_hires(
+    db: &impl ConnectionTrait,
+    year: i32,
+) -> Result<Vec<DepartmentHires>, AppError> {
+    check_year(year)?;
+    let mut hired = hires_per_department_in(db, year).await?;
+    hired.sort_by(|a, b| a.department.as_bytes().cmp(b.department.as_bytes()));
+    Ok(hired)
 }
 
 async fn hires_per_department_in(
