@@ -168,6 +168,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
 
+    /// Load the GraphiQL playground from a CDN instead of the assets built into the binary.
+    #[arg(long, env = "GRAPHIQL_CDN")]
+    pub graphiql_cdn: bool,
+
     /// On an empty database, generate and import a small demo dataset first.
     #[arg(long, env = "DEMO")]
     pub demo: bool,

@@ -9,9 +9,7 @@ use std::{
 };
 
 use async_graphql::{
-    ParseRequestError,
-    futures_util::TryStreamExt,
-    http::{GraphiQLSource, MultipartOptions},
+    ParseRequestError, futures_util::TryStreamExt, http::MultipartOptions,
     parser::types::OperationType,
 };
 use async_graphql_axum::GraphQLResponse;
@@ -19,7 +17,7 @@ use axum::{
     Json, Router,
     extract::{Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use serde_json::json;
@@ -52,6 +50,7 @@ pub fn app(state: AppState) -> Router {
     let schema = build_schema(&state);
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/assets/graphiql/{version}/{file}", get(crate::playground::asset))
         .route("/reports/hires-by-quarter.csv", get(hires_by_quarter_csv))
         .route(
             "/reports/departments-above-mean.csv",
@@ -126,13 +125,7 @@ async fn execute(state: &HttpState, caller: Caller, request: async_graphql::Requ
 /// GET /graphql: a query in the URL is executed; otherwise the playground is served.
 async fn graphql_get(State(state): State<HttpState>, req: Request) -> Response {
     let Some(query_string) = req.uri().query().filter(|q| !q.is_empty()) else {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("hiring-analytics")
-                .finish(),
-        )
-        .into_response();
+        return crate::playground::page(state.app.playground_cdn).into_response();
     };
     let caller = match identify(&state, req.headers()) {
         Ok(caller) => caller,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod generator;
 pub mod graphql;
 pub mod http;
+pub mod playground;
 pub mod service;
 pub mod telemetry;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Largest accepted multipart upload (`importCsv`), in bytes.
     pub upload_limit: usize,
+    /// Serve the playground from a CDN instead of the embedded assets.
+    pub playground_cdn: bool,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             limits: QueryLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             upload_limit: DEFAULT_UPLOAD_LIMIT,
+            playground_cdn: false,
         }
     }
 }

@@ -46,6 +46,71 @@ async fn get_graphql_without_a_query_serves_the_playground(t: TestDb) {
     assert!(response.text().contains("graphiql"), "{}", response.text());
 }
 
+async fn the_playground_loads_only_assets_built_into_the_server(t: TestDb) {
+    let app = app(t.local_state());
+    let page = send(&app, Request::get("/graphql").body(Body::empty()).unwrap()).await;
+    let html = page.text();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/assets/graphiql/"))
+        .collect();
+    assert_eq!(assets.len(), 4, "{html}");
+    for path in assets {
+        let plain = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(plain.status, 200, "{path}");
+        assert!(plain.body.len() > 1000, "{path}");
+        assert!(
+            plain.headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age=31536000")
+        );
+        let gzipped = send(
+            &app,
+            Request::get(path)
+                .header("accept-encoding", "br, gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(gzipped.headers["content-encoding"], "gzip");
+        assert!(gzipped.body.len() < plain.body.len());
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&gzipped.body[..]),
+            &mut unzipped,
+        )
+        .unwrap();
+        assert!(
+            unzipped == plain.body,
+            "{path} decompresses to the original"
+        );
+    }
+    let missing = send(
+        &app,
+        Request::get("/assets/graphiql/0.0.0/graphiql.min.js")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+}
+
+async fn the_playground_can_load_from_a_cdn_instead(t: TestDb) {
+    let mut state = t.local_state();
+    state.playground_cdn = true;
+    let page = send(
+        &app(state),
+        Request::get("/graphql").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(page.text().contains("https://"));
+}
+
 async fn get_graphql_with_a_query_executes_it(t: TestDb) {
     let app = app(t.local_state());
     common::seed_small(&app, None).await;
@@ -167,6 +232,8 @@ db_tests!(
     readyz_answers_503_when_the_database_is_gone,
     get_graphql_without_a_query_serves_the_playground,
     get_graphql_with_a_query_executes_it,
+    the_playground_loads_only_assets_built_into_the_server,
+    the_playground_can_load_from_a_cdn_instead,
     get_graphql_refuses_mutations,
     post_graphql_answers_queries,
     a_body_over_the_limit_gets_413,

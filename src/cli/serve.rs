@@ -69,6 +69,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     };
     state.body_limit = args.body_limit;
     state.upload_limit = args.upload_limit;
+    state.playground_cdn = args.graphiql_cdn;
 
     let listener = TcpListener::bind(args.bind)
         .await

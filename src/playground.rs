@@ -1,0 +1,140 @@
+//! The GraphiQL playground, served from assets embedded in the binary so that
+//! it works without internet access (air-gapped networks); optionally the
+//! stock page that loads GraphiQL from a CDN.
+
+use std::{io::Write, sync::OnceLock};
+
+use async_graphql::http::GraphiQLSource;
+use axum::{
+    extract::Path,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use flate2::{Compression, write::GzEncoder};
+
+/// The version in asset URLs: a new GraphiQL gets new URLs, so caches never serve a stale one.
+pub const GRAPHIQL_VERSION: &str = "3.8.3";
+
+/// One embedded file.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const ASSETS: [Asset; 4] = [
+    Asset {
+        name: "graphiql.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/graphiql/graphiql.min.js"),
+    },
+    Asset {
+        name: "graphiql.min.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/graphiql/graphiql.min.css"),
+    },
+    Asset {
+        name: "react.production.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/graphiql/react.production.min.js"),
+    },
+    Asset {
+        name: "react-dom.production.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+    },
+];
+
+/// The assets gzip-compressed, done once on first use.
+fn gzipped() -> &'static [Vec<u8>] {
+    static GZIPPED: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    GZIPPED.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|asset| {
+                let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+                // Writing to memory cannot fail.
+                let _ = encoder.write_all(asset.bytes);
+                encoder.finish().unwrap_or_default()
+            })
+            .collect()
+    })
+}
+
+/// The playground page: offline by default, or the stock CDN page.
+pub fn page(use_cdn: bool) -> Html<String> {
+    if use_cdn {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("hiring-analytics")
+                .finish(),
+        );
+    }
+    let base = format!("/assets/graphiql/{GRAPHIQL_VERSION}");
+    Html(format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="robots" content="noindex">
+  <title>hiring-analytics · GraphiQL</title>
+  <link rel="stylesheet" href="{base}/graphiql.min.css">
+  <style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+</head>
+<body>
+  <div id="graphiql">Loading the playground…</div>
+  <script src="{base}/react.production.min.js"></script>
+  <script src="{base}/react-dom.production.min.js"></script>
+  <script src="{base}/graphiql.min.js"></script>
+  <script>
+    const fetcher = GraphiQL.createFetcher({{ url: "/graphql" }});
+    ReactDOM.createRoot(document.getElementById("graphiql")).render(
+      React.createElement(GraphiQL, {{
+        fetcher,
+        defaultQuery: "{{\n  departmentsAboveMean(year: 2021) {{\n    mean\n    departments {{ id department hired }}\n  }}\n}}\n",
+      }})
+    );
+  </script>
+</body>
+</html>
+"#
+    ))
+}
+
+/// GET /assets/graphiql/{version}/{file}: an embedded asset, gzip-compressed when
+/// the client accepts it, cached for a year (the URL changes with the version).
+pub async fn asset(Path((version, name)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let Some(index) = ASSETS.iter().position(|a| a.name == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if version != GRAPHIQL_VERSION {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let asset = &ASSETS[index];
+    let accepts_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let mut response = if accepts_gzip {
+        let mut response = gzipped()[index].clone().into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        asset.bytes.into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
+}
