@@ -50,7 +50,9 @@ pub fn app(state: AppState) -> Router {
     let schema = build_schema(&state);
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/assets/graphiql/{version}/{file}", get(crate::playground::asset))
+        .route("/", get(crate::web::dashboard))
+        .route("/assets/dashboard/{file}", get(crate::web::dashboard_asset))
+        .route("/assets/graphiql/{version}/{file}", get(crate::web::asset))
         .route("/reports/hires-by-quarter.csv", get(hires_by_quarter_csv))
         .route(
             "/reports/departments-above-mean.csv",
@@ -125,7 +127,7 @@ async fn execute(state: &HttpState, caller: Caller, request: async_graphql::Requ
 /// GET /graphql: a query in the URL is executed; otherwise the playground is served.
 async fn graphql_get(State(state): State<HttpState>, req: Request) -> Response {
     let Some(query_string) = req.uri().query().filter(|q| !q.is_empty()) else {
-        return crate::playground::page(state.app.playground_cdn).into_response();
+        return crate::web::page(state.app.playground_cdn).into_response();
     };
     let caller = match identify(&state, req.headers()) {
         Ok(caller) => caller,

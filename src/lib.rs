@@ -11,9 +11,9 @@ pub mod error;
 pub mod generator;
 pub mod graphql;
 pub mod http;
-pub mod playground;
 pub mod service;
 pub mod telemetry;
+pub mod web;
 
 use std::sync::Arc;
 

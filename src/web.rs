@@ -1,6 +1,6 @@
-//! The GraphiQL playground, served from assets embedded in the binary so that
-//! it works without internet access (air-gapped networks); optionally the
-//! stock page that loads GraphiQL from a CDN.
+//! The web pages: the dashboard at `/` and the GraphiQL playground, both served
+//! from files embedded in the binary so that they work without internet access
+//! (air-gapped networks). The playground can load from a CDN instead.
 
 use std::{io::Write, sync::OnceLock};
 
@@ -136,5 +136,46 @@ pub async fn asset(Path((version, name)): Path<(String, String)>, headers: Heade
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
+}
+
+const DASHBOARD_HTML: &str = include_str!("../assets/dashboard/index.html");
+
+const DASHBOARD_ASSETS: [Asset; 2] = [
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/dashboard/app.js"),
+    },
+    Asset {
+        name: "style.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/dashboard/style.css"),
+    },
+];
+
+/// GET /: the dashboard, a year selector with both charts and both reports,
+/// fetched from `/graphql` by plain JavaScript (no build step).
+pub async fn dashboard() -> Response {
+    let mut response = Html(DASHBOARD_HTML).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// GET /assets/dashboard/{file}: the dashboard's script and style sheet.
+pub async fn dashboard_asset(Path(name): Path<String>) -> Response {
+    let Some(asset) = DASHBOARD_ASSETS.iter().find(|a| a.name == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response = asset.bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    // Small files that change with the server: revalidate every time.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
