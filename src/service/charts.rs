@@ -8,7 +8,11 @@
 use std::{ops::RangeInclusive, sync::Once};
 
 use plotters::{
-    coord::{Shift, ranged1d::SegmentValue},
+    coord::{
+        Shift,
+        ranged1d::{SegmentValue, SegmentedCoord},
+        types::{RangedCoordf64, RangedCoordusize},
+    },
     prelude::*,
     style::{FontStyle, register_font},
 };
@@ -258,6 +262,62 @@ fn label_width(names: &[&str], font: f64) -> u32 {
     (longest * font * 0.6 + 12.0) as u32
 }
 
+/// Horizontal department axes: hires along x, one row per department down y.
+type DepartmentChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>;
+
+/// Caption, axes and department labels (the first name at the top); returns the
+/// chart and the label font size.
+fn department_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    names: &[&str],
+    max: i64,
+) -> Result<(DepartmentChart<'a, DB>, f64), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (_, height) = area.dim_in_pixel();
+    let label_font = font_size(height, 0.022, 11.0);
+    let n = names.len();
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", font_size(height, 0.045, 14.0)))
+        .margin(16)
+        .x_label_area_size(font_size(height, 0.06, 24.0) as u32)
+        .y_label_area_size(label_width(names, label_font))
+        // Integer ranges are inclusive in plotters: 0..n-1 gives n rows. The
+        // extra width keeps the legend clear of the longest bar.
+        .build_cartesian_2d(0f64..max.max(1) as f64 * 1.35, (0..n - 1).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_style(("sans-serif", label_font))
+        .x_label_style(("sans-serif", label_font))
+        .x_desc("hires")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(RGBColor(0xee, 0xee, 0xee))
+        .y_label_formatter(&|value| match value {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
+                .get(n.saturating_sub(1 + *i))
+                .map(|s| (*s).to_owned())
+                .unwrap_or_default(),
+            SegmentValue::Last => String::new(),
+        })
+        .draw()?;
+    Ok((chart, label_font))
+}
+
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut DepartmentChart<'a, DB>,
+    font: f64,
+) -> DrawResult<DB> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", font))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+}
+
 fn draw_stacked<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
@@ -268,42 +328,14 @@ fn draw_stacked<DB: DrawingBackend>(
     if departments.is_empty() {
         return no_data(area, title, year);
     }
-    let (_, height) = area.dim_in_pixel();
-    let label_font = font_size(height, 0.022, 11.0);
     let names: Vec<&str> = departments.iter().map(|(n, _)| n.as_str()).collect();
     let max = departments
         .iter()
         .map(|(_, q)| q.iter().sum::<i64>())
         .max()
-        .unwrap_or(1)
-        .max(1) as f64;
+        .unwrap_or(1);
     let n = departments.len();
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", font_size(height, 0.045, 14.0)))
-        .margin(16)
-        .x_label_area_size(font_size(height, 0.06, 24.0) as u32)
-        .y_label_area_size(label_width(&names, label_font))
-        // Integer ranges are inclusive in plotters: 0..n-1 gives n rows. The
-        // extra width keeps the legend clear of the longest bar.
-        .build_cartesian_2d(0f64..max * 1.35, (0..n - 1).into_segmented())?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(n)
-        .y_label_style(("sans-serif", label_font))
-        .x_label_style(("sans-serif", label_font))
-        .x_desc("hires")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(RGBColor(0xee, 0xee, 0xee))
-        // The first department by name is drawn at the top.
-        .y_label_formatter(&|value| match value {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
-                .get(n.saturating_sub(1 + *i))
-                .map(|s| (*s).to_owned())
-                .unwrap_or_default(),
-            SegmentValue::Last => String::new(),
-        })
-        .draw()?;
+    let (mut chart, label_font) = department_axes(area, title, &names, max)?;
     for quarter in 0..4 {
         let colour = QUARTER_COLOURS[quarter];
         chart
@@ -324,14 +356,7 @@ fn draw_stacked<DB: DrawingBackend>(
             .label(format!("Q{}", quarter + 1))
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", label_font))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart, label_font)
 }
 
 fn draw_above_mean<DB: DrawingBackend>(
@@ -345,41 +370,10 @@ fn draw_above_mean<DB: DrawingBackend>(
     if departments.is_empty() {
         return no_data(area, title, year);
     }
-    let (_, height) = area.dim_in_pixel();
-    let label_font = font_size(height, 0.022, 11.0);
     let names: Vec<&str> = departments.iter().map(|d| d.department.as_str()).collect();
-    let max = departments
-        .iter()
-        .map(|d| d.hired)
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
+    let max = departments.iter().map(|d| d.hired).max().unwrap_or(1);
     let n = departments.len();
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", font_size(height, 0.045, 14.0)))
-        .margin(16)
-        .x_label_area_size(font_size(height, 0.06, 24.0) as u32)
-        .y_label_area_size(label_width(&names, label_font))
-        // Integer ranges are inclusive in plotters: 0..n-1 gives n rows. The
-        // extra width keeps the legend clear of the longest bar.
-        .build_cartesian_2d(0f64..max * 1.35, (0..n - 1).into_segmented())?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(n)
-        .y_label_style(("sans-serif", label_font))
-        .x_label_style(("sans-serif", label_font))
-        .x_desc("hires")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(RGBColor(0xee, 0xee, 0xee))
-        .y_label_formatter(&|value| match value {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
-                .get(n.saturating_sub(1 + *i))
-                .map(|s| (*s).to_owned())
-                .unwrap_or_default(),
-            SegmentValue::Last => String::new(),
-        })
-        .draw()?;
+    let (mut chart, label_font) = department_axes(area, title, &names, max)?;
     let bars = |above: bool| {
         departments
             .iter()
@@ -414,12 +408,5 @@ fn draw_above_mean<DB: DrawingBackend>(
         )))?
         .label(format!("mean {mean:.1}"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], MEAN.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", label_font))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart, label_font)
 }
