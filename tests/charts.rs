@@ -21,32 +21,7 @@ const CHARTS: &str = "query($year: Int!, $width: Int, $height: Int, $format: Cha
 }";
 
 async fn seed(t: &TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    hiring_analytics::generator::generate(
-        dir.path(),
-        &hiring_analytics::generator::GeneratorSettings {
-            hires: 1500,
-            seed: 21,
-            bad_fraction: 0.0,
-            from_year: 2021,
-            to_year: 2021,
-        },
-    )
-    .unwrap();
-    let app = hiring_analytics::app(t.local_state());
-    for table in hiring_analytics::service::import::Table::ALL {
-        let file = std::fs::File::open(dir.path().join(table.file_name())).unwrap();
-        hiring_analytics::service::import::import_csv(
-            &t.db,
-            table,
-            "csv:test",
-            Box::new(file),
-            std::sync::Arc::new(Default::default()),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}", e.detail()));
-    }
-    drop(app);
+    common::load_generated(t, common::generated(1500, 21, 2021, 2021)).await;
 }
 
 /// Width, height and the number of distinct colours of a PNG.

@@ -271,19 +271,11 @@ async fn the_reports_on_the_real_samples_match_an_independent_computation(t: Tes
 }
 
 async fn reports_are_right_for_every_year_of_generated_data(t: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    hiring_analytics::generator::generate(
-        dir.path(),
-        &hiring_analytics::generator::GeneratorSettings {
-            hires: 4000,
-            seed: 17,
-            bad_fraction: 0.02,
-            from_year: 2019,
-            to_year: 2023,
-        },
-    )
-    .unwrap();
-    import_dir(&t, dir.path()).await;
+    let settings = hiring_analytics::generator::GeneratorSettings {
+        bad_fraction: 0.02,
+        ..common::generated(4000, 17, 2019, 2023)
+    };
+    common::load_generated(&t, settings).await;
     let state = t.local_state();
     for year in 2019..=2023 {
         check_reports(&t, &state, year).await;
@@ -377,19 +369,7 @@ async fn quarters_and_years_are_counted_in_utc(t: TestDb) {
 }
 
 async fn filters_narrow_the_quarterly_report(t: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    hiring_analytics::generator::generate(
-        dir.path(),
-        &hiring_analytics::generator::GeneratorSettings {
-            hires: 1500,
-            seed: 5,
-            bad_fraction: 0.0,
-            from_year: 2021,
-            to_year: 2021,
-        },
-    )
-    .unwrap();
-    import_dir(&t, dir.path()).await;
+    common::load_generated(&t, common::generated(1500, 5, 2021, 2021)).await;
     let state = t.local_state();
     let data = ok(
         &state,
@@ -537,19 +517,7 @@ async fn as_of_moves_only_when_hires_change(t: TestDb) {
 }
 
 async fn the_csv_reports_match_the_graphql_fields(t: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    hiring_analytics::generator::generate(
-        dir.path(),
-        &hiring_analytics::generator::GeneratorSettings {
-            hires: 800,
-            seed: 3,
-            bad_fraction: 0.0,
-            from_year: 2021,
-            to_year: 2021,
-        },
-    )
-    .unwrap();
-    import_dir(&t, dir.path()).await;
+    common::load_generated(&t, common::generated(800, 3, 2021, 2021)).await;
     let state = t.local_state();
     let http = app(state.clone());
     let response = send(
@@ -648,19 +616,7 @@ async fn the_csv_reports_match_the_graphql_fields(t: TestDb) {
 
 async fn department_and_job_hire_counts_are_batched(t: TestDb) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let dir = tempfile::tempdir().unwrap();
-    hiring_analytics::generator::generate(
-        dir.path(),
-        &hiring_analytics::generator::GeneratorSettings {
-            hires: 600,
-            seed: 9,
-            bad_fraction: 0.0,
-            from_year: 2020,
-            to_year: 2021,
-        },
-    )
-    .unwrap();
-    import_dir(&t, dir.path()).await;
+    common::load_generated(&t, common::generated(600, 9, 2020, 2021)).await;
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&statements);
     let mut db = t.db.clone();

@@ -572,3 +572,38 @@ impl Drop for Server {
         let _ = self.child.kill();
     }
 }
+
+/// Generates `settings.hires` hires with the project's generator and imports
+/// all three files into `t` with the library's CSV import.
+pub async fn load_generated(t: &TestDb, settings: hiring_analytics::generator::GeneratorSettings) {
+    let dir = tempfile::tempdir().unwrap();
+    hiring_analytics::generator::generate(dir.path(), &settings).unwrap();
+    for table in hiring_analytics::service::import::Table::ALL {
+        let file = std::fs::File::open(dir.path().join(table.file_name())).unwrap();
+        hiring_analytics::service::import::import_csv(
+            &t.db,
+            table,
+            &format!("csv:{}", table.file_name()),
+            Box::new(file),
+            std::sync::Arc::new(Default::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("import failed: {}", e.detail()));
+    }
+}
+
+/// Generator settings for `hires` valid hires from `from_year` to `to_year`.
+pub fn generated(
+    hires: u64,
+    seed: u64,
+    from_year: i32,
+    to_year: i32,
+) -> hiring_analytics::generator::GeneratorSettings {
+    hiring_analytics::generator::GeneratorSettings {
+        hires,
+        seed,
+        bad_fraction: 0.0,
+        from_year,
+        to_year,
+    }
+}
