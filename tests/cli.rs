@@ -7,22 +7,10 @@ use std::{process::Command, time::Duration};
 use common::{Server, TestDb};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hiring-analytics");
 const SECRET: &str = "super-secret-admin-token-42";
 
 fn command() -> Command {
-    let mut command = Command::new(BIN);
-    for var in [
-        "DATABASE_URL",
-        "ADMIN_TOKEN",
-        "API_TOKEN",
-        "BIND",
-        "RUST_LOG",
-        "LOG_FORMAT",
-    ] {
-        command.env_remove(var);
-    }
-    command
+    common::binary()
 }
 
 #[test]

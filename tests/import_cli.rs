@@ -15,11 +15,8 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_hiring-analytics");
 
 fn command(database_url: &str) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_remove("RUST_LOG")
-        .env_remove("LOG_FORMAT")
-        .env("DATABASE_URL", database_url);
+    let mut command = common::binary();
+    command.env("DATABASE_URL", database_url);
     command
 }
 

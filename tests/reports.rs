@@ -43,13 +43,6 @@ async fn import_text(t: &TestDb, table: Table, text: String) {
     assert!(summary.read > 0);
 }
 
-async fn import_dir(t: &TestDb, dir: &std::path::Path) {
-    for table in Table::ALL {
-        let text = std::fs::read(dir.join(table.file_name())).unwrap();
-        import_text(t, table, String::from_utf8_lossy(&text).into_owned()).await;
-    }
-}
-
 /// Every stored hire, as (id, name, instant, department, job).
 async fn all_hires(t: &TestDb) -> Vec<entity::hired_employee::Model> {
     entity::hired_employee::Entity::find()
@@ -239,7 +232,7 @@ async fn the_reports_on_the_real_samples_match_an_independent_computation(t: Tes
     let Some(data) = common::shared_data_dir() else {
         return;
     };
-    import_dir(&t, &data).await;
+    common::import_dir(&t, &data).await;
     let state = t.local_state();
     let by_quarter = ok(&state, BY_QUARTER, json!({"year": 2021})).await;
     assert!(by_quarter["hiresByQuarter"].as_array().unwrap().len() > 100);

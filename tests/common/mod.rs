@@ -505,17 +505,7 @@ impl Server {
     }
 
     pub fn start_with(database_url: &str, extra_env: &[(&str, &str)], args: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hiring-analytics"));
-        for var in [
-            "DATABASE_URL",
-            "ADMIN_TOKEN",
-            "API_TOKEN",
-            "BIND",
-            "RUST_LOG",
-            "LOG_FORMAT",
-        ] {
-            command.env_remove(var);
-        }
+        let mut command = binary();
         command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(args)
@@ -573,13 +563,34 @@ impl Drop for Server {
     }
 }
 
+/// The built binary, with none of the settings this shell may have exported.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hiring-analytics"));
+    for var in [
+        "DATABASE_URL",
+        "ADMIN_TOKEN",
+        "API_TOKEN",
+        "BIND",
+        "RUST_LOG",
+        "LOG_FORMAT",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
 /// Generates `settings.hires` hires with the project's generator and imports
 /// all three files into `t` with the library's CSV import.
 pub async fn load_generated(t: &TestDb, settings: hiring_analytics::generator::GeneratorSettings) {
     let dir = tempfile::tempdir().unwrap();
     hiring_analytics::generator::generate(dir.path(), &settings).unwrap();
+    import_dir(t, dir.path()).await;
+}
+
+/// Imports the three standard files of `dir` into `t` with the library's CSV import.
+pub async fn import_dir(t: &TestDb, dir: &Path) {
     for table in hiring_analytics::service::import::Table::ALL {
-        let file = std::fs::File::open(dir.path().join(table.file_name())).unwrap();
+        let file = std::fs::File::open(dir.join(table.file_name())).unwrap();
         hiring_analytics::service::import::import_csv(
             &t.db,
             table,
