@@ -72,6 +72,118 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a deterministic synthetic dataset as the three CSV files.
     Generate(GenerateArgs),
+    /// Back up tables into a new backup set (one Avro file per table and a manifest).
+    Backup(BackupArgs),
+    /// List the complete backup sets, newest first.
+    Backups(BackupsArgs),
+    /// Re-read every object of a backup set and check its size, SHA-256, schema and rows.
+    Verify(VerifyArgs),
+    /// Replace tables with a backup set's contents, in one transaction (checked first).
+    Restore(RestoreArgs),
+}
+
+/// Where backup sets are kept.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Where backup sets go: a folder, `file:///PATH`, or `s3://BUCKET/PREFIX`.
+    #[arg(long, env = "BACKUP_URL", default_value = "./backups")]
+    pub backup_url: String,
+
+    /// Keep only the newest N complete backup sets; older ones are deleted after a backup
+    /// succeeds.
+    #[arg(long, env = "BACKUP_KEEP", value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: Option<u32>,
+
+    /// An S3-compatible endpoint such as `http://minio:9000` (MinIO, Ceph, R2); credentials
+    /// come from the standard AWS settings (AWS_ACCESS_KEY_ID, profile, instance role).
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// The S3 region, set explicitly; otherwise AWS_REGION or the AWS profile decides.
+    #[arg(long, env = "S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Path-style S3 addressing (`endpoint/bucket/key`); on by default with --s3-endpoint.
+    #[arg(long, env = "S3_FORCE_PATH_STYLE")]
+    pub s3_force_path_style: Option<bool>,
+}
+
+impl StorageArgs {
+    /// The S3 settings these flags give.
+    pub fn s3_settings(&self) -> crate::service::backup::S3Settings {
+        crate::service::backup::S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            force_path_style: self.s3_force_path_style,
+            credentials: None,
+        }
+    }
+}
+
+/// What to back up.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where backup sets are kept.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Tables to back up, comma-separated; every table when left out.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub tables: Option<Vec<crate::service::import::Table>>,
+    /// Print the manifest as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Progress display: a bar on a terminal, log lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// Where to list backups.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// Where backup sets are kept.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Print the manifests as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which backup to verify.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Where backup sets are kept.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// The backup set's id, e.g. 20261127T081500Z-3f9a.
+    pub id: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Progress display: a bar on a terminal, log lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// What to restore.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Where backup sets are kept.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// The backup set's id, e.g. 20261127T081500Z-3f9a.
+    pub id: String,
+    /// Tables to restore, comma-separated; every table of the set when left out.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub tables: Option<Vec<crate::service::import::Table>>,
+    /// Check and load everything, then roll back instead of committing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Progress display: a bar on a terminal, log lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
 }
 
 /// Which files to import.
@@ -183,6 +295,10 @@ pub struct ServeArgs {
     /// Most database connections in the pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: u32,
+
+    /// Where backup sets are kept (the backup and restore mutations).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// A bearer token from a flag or the environment.

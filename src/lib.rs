@@ -43,6 +43,8 @@ pub struct AppState {
     pub upload_limit: usize,
     /// Serve the playground from a CDN instead of the embedded assets.
     pub playground_cdn: bool,
+    /// Where backups go, and how many are kept.
+    pub backups: Arc<service::backup::Backups>,
 }
 
 impl AppState {
@@ -55,6 +57,9 @@ impl AppState {
             body_limit: DEFAULT_BODY_LIMIT,
             upload_limit: DEFAULT_UPLOAD_LIMIT,
             playground_cdn: false,
+            backups: Arc::new(service::backup::Backups::new(
+                service::backup::Storage::local("backups"),
+            )),
         }
     }
 }

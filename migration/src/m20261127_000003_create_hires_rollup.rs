@@ -81,28 +81,8 @@ impl MigrationTrait for Migration {
                             THEN CURRENT_TIMESTAMP END",
         )
         .await?;
-        let (year, quarter) = match manager.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => (
-                "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer",
-                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::smallint",
-            ),
-            // SQLite stores every instant as UTC RFC 3339 text.
-            _ => (
-                "CAST(substr(hire_datetime, 1, 4) AS INTEGER)",
-                "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
-            ),
-        };
-        let per_quarter = |q: u8| format!("SUM(CASE WHEN {quarter} = {q} THEN 1 ELSE 0 END)");
-        db.execute_unprepared(&format!(
-            "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
-             SELECT {year}, department_id, job_id, {}, {}, {}, {}
-             FROM hired_employees GROUP BY 1, 2, 3",
-            per_quarter(1),
-            per_quarter(2),
-            per_quarter(3),
-            per_quarter(4),
-        ))
-        .await?;
+        db.execute_unprepared(&crate::rollup_backfill_sql(manager.get_database_backend()))
+            .await?;
         Ok(())
     }
 

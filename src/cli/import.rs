@@ -156,7 +156,7 @@ async fn watch(table: Table, progress: Arc<ImportProgress>, show_bar: bool) {
     }
 }
 
-struct FinishOnDrop(ProgressBar);
+pub(super) struct FinishOnDrop(pub(super) ProgressBar);
 
 impl Drop for FinishOnDrop {
     fn drop(&mut self) {

@@ -1,5 +1,6 @@
 //! The subcommands, one file each.
 
+mod backup;
 mod generate;
 mod import;
 mod migrate;
@@ -44,11 +45,16 @@ impl Failure {
 pub async fn run(cli: Cli) -> ExitCode {
     let database_url = cli.global.database_url.expose_secret();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(database_url, args).await,
+        Command::Serve(args) => Box::pin(serve::run(database_url, args)).await,
         Command::Migrate => migrate::run(database_url).await,
         Command::Schema => schema::run(),
         Command::Import(args) => import::run(database_url, args).await,
         Command::Generate(args) => generate::run(args),
+        // Boxed: their futures are deep (S3 client, Avro), and would be inlined into main's.
+        Command::Backup(args) => Box::pin(backup::backup(database_url, args)).await,
+        Command::Backups(args) => Box::pin(backup::list(args)).await,
+        Command::Verify(args) => Box::pin(backup::verify(args)).await,
+        Command::Restore(args) => Box::pin(backup::restore(database_url, args)).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,6 +52,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
         }
     }
 
+    let backups = super::backup::backups_from(&args.storage).await?;
     let settings = PoolSettings {
         max_connections: args.database_pool_size,
         ..PoolSettings::default()
@@ -70,6 +71,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     state.body_limit = args.body_limit;
     state.upload_limit = args.upload_limit;
     state.playground_cdn = args.graphiql_cdn;
+    state.backups = std::sync::Arc::new(backups);
 
     let listener = TcpListener::bind(args.bind)
         .await

@@ -1,6 +1,7 @@
 //! The GraphQL schema: thin resolvers over `service/`, one file per area.
 
 mod admin;
+mod backup;
 mod directory;
 mod error_codes;
 mod hires;
@@ -30,11 +31,16 @@ pub struct QueryRoot(
     hires::HiresQuery,
     reports::ReportsQuery,
     admin::AdminQuery,
+    backup::BackupQuery,
 );
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(hires::InsertMutation, admin::AdminMutation);
+pub struct MutationRoot(
+    hires::InsertMutation,
+    admin::AdminMutation,
+    backup::BackupMutation,
+);
 
 /// The executable schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -15,7 +15,7 @@ use std::{
 };
 
 use sea_orm::{DatabaseConnection, DbBackend};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{
@@ -27,9 +27,21 @@ use crate::{db::begin_write, error::AppError};
 
 /// A data table of the product.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, async_graphql::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    async_graphql::Enum,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Table {
     /// `departments(id, department)`.
     Departments,

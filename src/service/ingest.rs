@@ -238,7 +238,8 @@ fn parse_id(field: &'static str, value: &str) -> Result<i32, Problem> {
     }
 }
 
-fn parse_name(field: &'static str, value: &str) -> Result<String, Problem> {
+/// Checks a name by the stored-name rules: no control character, at most 255 characters.
+pub(crate) fn check_name(field: &'static str, value: &str) -> Result<(), Problem> {
     if value.chars().any(char::is_control) {
         return Err(Problem::new(
             Some(field),
@@ -254,6 +255,11 @@ fn parse_name(field: &'static str, value: &str) -> Result<String, Problem> {
             format!("{field} has {chars} characters; at most {MAX_NAME_CHARS} are allowed"),
         ));
     }
+    Ok(())
+}
+
+fn parse_name(field: &'static str, value: &str) -> Result<String, Problem> {
+    check_name(field, value)?;
     Ok(value.to_owned())
 }
 

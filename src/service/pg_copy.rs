@@ -189,7 +189,7 @@ pub async fn import_hires(
     let mut changed = false;
     let rebuild = if table_was_empty {
         // As pg_restore does: load without indexes and constraints, then build them.
-        let rebuild = drop_indexes_and_constraints(&mut tx).await?;
+        let rebuild = drop_indexes_and_constraints(&mut tx, "hired_employees").await?;
         let routing = Routing::Direct {
             departments: ids(&mut tx, "SELECT id FROM departments").await?,
             jobs: ids(&mut tx, "SELECT id FROM jobs").await?,
@@ -359,13 +359,13 @@ fn read_spool(mut spool: File) -> mpsc::Receiver<Result<Vec<u8>, std::io::Error>
     receiver
 }
 
-fn db_err(err: sqlx::Error) -> AppError {
+pub(crate) fn db_err(err: sqlx::Error) -> AppError {
     AppError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(
         std::sync::Arc::new(err),
     )))
 }
 
-async fn exec(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<(), AppError> {
+pub(crate) async fn exec(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<(), AppError> {
     // Statements here are constants, or built from catalog definitions and quoted names.
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(&mut **tx)
@@ -376,39 +376,42 @@ async fn exec(tx: &mut Transaction<'_, Postgres>, sql: &str) -> Result<(), AppEr
 
 /// Statements that put back what [`drop_indexes_and_constraints`] removed.
 #[derive(Default)]
-struct Rebuild {
+pub(crate) struct Rebuild {
     /// Primary and unique keys: built first, so the checks of held-back rows can use them.
-    keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// Plain indexes, then foreign keys (which are checked against the loaded rows).
-    rest: Vec<String>,
+    pub(crate) rest: Vec<String>,
 }
 
-/// Drops the table's indexes and constraints, returning the statements that rebuild them.
+/// Drops `table`'s indexes and constraints, returning the statements that rebuild them.
 ///
 /// The definitions come from the catalog, so the rebuilt table is exactly the
 /// migrated one. The primary key stays when another table references it.
-async fn drop_indexes_and_constraints(
+pub(crate) async fn drop_indexes_and_constraints(
     tx: &mut Transaction<'_, Postgres>,
+    table: &'static str,
 ) -> Result<Rebuild, AppError> {
     let constraints = sqlx::query(
         "SELECT conname::text AS name, contype::text AS kind, pg_get_constraintdef(oid) AS definition
          FROM pg_constraint
-         WHERE conrelid = 'hired_employees'::regclass AND contype IN ('p', 'u', 'f')
+         WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'f')
            AND NOT (contype IN ('p', 'u') AND EXISTS (
-               SELECT 1 FROM pg_constraint r WHERE r.confrelid = 'hired_employees'::regclass))
+               SELECT 1 FROM pg_constraint r WHERE r.confrelid = $1::regclass))
          ORDER BY CASE contype WHEN 'f' THEN 0 ELSE 1 END, conname",
     )
+    .bind(table)
     .fetch_all(&mut **tx)
     .await
     .map_err(db_err)?;
     let indexes = sqlx::query(
         "SELECT i.indexname::text AS name, i.indexdef AS definition
          FROM pg_indexes i
-         WHERE i.schemaname = current_schema() AND i.tablename = 'hired_employees'
+         WHERE i.schemaname = current_schema() AND i.tablename = $1
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c
-                           WHERE c.conrelid = 'hired_employees'::regclass AND c.conname = i.indexname)
+                           WHERE c.conrelid = $1::regclass AND c.conname = i.indexname)
          ORDER BY i.indexname",
     )
+    .bind(table)
     .fetch_all(&mut **tx)
     .await
     .map_err(db_err)?;
@@ -421,10 +424,10 @@ async fn drop_indexes_and_constraints(
         let definition: String = row.try_get("definition").map_err(db_err)?;
         exec(
             tx,
-            &format!("ALTER TABLE hired_employees DROP CONSTRAINT \"{name}\""),
+            &format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\""),
         )
         .await?;
-        let add = format!("ALTER TABLE hired_employees ADD CONSTRAINT \"{name}\" {definition}");
+        let add = format!("ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {definition}");
         if kind == "f" {
             rebuild_foreign.push(add);
         } else {

@@ -1,0 +1,269 @@
+//! `backup`, `backups`, `verify` and `restore`: the same service code as the GraphQL mutations.
+
+use std::{
+    io::IsTerminal,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Failure;
+use crate::{
+    config::{BackupArgs, BackupsArgs, ProgressMode, RestoreArgs, StorageArgs, VerifyArgs},
+    db::{self, PoolSettings},
+    error::AppError,
+    service::backup::{self, Backups, Manifest, Progress, Storage},
+};
+
+/// Exit code when the backup set does not exist.
+pub const EXIT_NOT_FOUND: u8 = 3;
+/// Exit code when another backup or restore is running.
+pub const EXIT_BUSY: u8 = 4;
+/// Exit code when a backup set fails its checks (checksum, schema, rows).
+pub const EXIT_INVALID_BACKUP: u8 = 5;
+/// Exit code when a restore is refused because it would break references.
+pub const EXIT_REFUSED: u8 = 6;
+
+/// The backup store the flags describe.
+pub async fn backups_from(args: &StorageArgs) -> Result<Backups, Failure> {
+    let storage = Storage::from_url(&args.backup_url, &args.s3_settings())
+        .await
+        .map_err(|err| Failure::usage(format!("{err:#}")))?;
+    Ok(Backups {
+        storage,
+        keep: args.backup_keep.map(|n| n as usize),
+    })
+}
+
+/// A service error as a process failure, with its code in the message.
+fn failure(err: AppError) -> Failure {
+    err.log();
+    let exit_code = match err.code() {
+        "BACKUP_NOT_FOUND" => EXIT_NOT_FOUND,
+        "BUSY" => EXIT_BUSY,
+        "CHECKSUM_MISMATCH"
+        | "CORRUPT_BACKUP"
+        | "SCHEMA_MISMATCH"
+        | "ROW_COUNT_MISMATCH"
+        | "INVALID_BACKUP_DATA"
+        | "UNSUPPORTED_BACKUP_FORMAT" => EXIT_INVALID_BACKUP,
+        "RESTORE_BREAKS_REFERENCES" => EXIT_REFUSED,
+        "INVALID_BACKUP_ID" | "TABLE_NOT_IN_BACKUP" | "INVALID_TABLES" => 2,
+        _ => 1,
+    };
+    Failure {
+        exit_code,
+        error: anyhow::anyhow!("{}: {}", err.code(), err.detail()),
+    }
+}
+
+fn show_bar(mode: ProgressMode) -> bool {
+    match mode {
+        ProgressMode::Auto => std::io::stderr().is_terminal(),
+        ProgressMode::Bar => true,
+        ProgressMode::Log => false,
+    }
+}
+
+/// Runs `work` while showing its progress: a bar with rows/s, or a log line a second.
+async fn with_progress<T>(
+    mode: ProgressMode,
+    progress: Arc<Progress>,
+    work: impl Future<Output = Result<T, AppError>>,
+) -> Result<T, Failure> {
+    let watcher = tokio::spawn(watch(Arc::clone(&progress), show_bar(mode)));
+    let outcome = tokio::select! {
+        outcome = work => outcome.map_err(failure),
+        _ = tokio::signal::ctrl_c() => Err(Failure {
+            exit_code: super::import::EXIT_INTERRUPTED,
+            error: anyhow::anyhow!(
+                "interrupted: a restore is rolled back, a backup without its manifest is never listed"
+            ),
+        }),
+    };
+    watcher.abort();
+    let _ = watcher.await;
+    outcome
+}
+
+async fn watch(progress: Arc<Progress>, show_bar: bool) {
+    let started = Instant::now();
+    if show_bar {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {prefix:16} {human_pos:>11} rows {per_sec:>16} {elapsed:>4} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        let _finish = super::import::FinishOnDrop(bar.clone());
+        loop {
+            bar.set_prefix(progress.table().map(|t| t.name()).unwrap_or("-"));
+            bar.set_position(progress.rows());
+            bar.set_message(progress.phase());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    } else {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tracing::info!(
+                table = progress.table().map(|t| t.name()),
+                rows = progress.rows(),
+                phase = progress.phase(),
+                seconds = started.elapsed().as_secs(),
+                "progress"
+            );
+        }
+    }
+}
+
+fn print_manifests(manifests: &[Manifest], storage: &Storage) {
+    if manifests.is_empty() {
+        println!("no complete backup sets in {}", storage.describe());
+        return;
+    }
+    println!(
+        "{:<22} {:<25} {:<9} {:>12} {:>12}  tables",
+        "id", "created at", "backend", "rows", "bytes"
+    );
+    for m in manifests {
+        println!(
+            "{:<22} {:<25} {:<9} {:>12} {:>12}  {}",
+            m.id,
+            m.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            m.backend,
+            m.tables.iter().map(|t| t.rows).sum::<u64>(),
+            m.tables.iter().map(|t| t.bytes).sum::<u64>(),
+            m.tables
+                .iter()
+                .map(|t| t.table.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// `hiring-analytics backup`.
+pub async fn backup(database_url: &str, args: BackupArgs) -> Result<(), Failure> {
+    let backups = backups_from(&args.storage).await?;
+    let db = db::connect(database_url, PoolSettings::default()).await?;
+    db::migrate(&db).await?;
+    let progress = Arc::new(Progress::default());
+    let manifest = with_progress(
+        args.progress,
+        Arc::clone(&progress),
+        backup::backup(&db, &backups, args.tables, Arc::clone(&progress)),
+    )
+    .await?;
+    if args.json {
+        print_json(&manifest);
+    } else {
+        println!(
+            "backup {} written to {}",
+            manifest.id,
+            backups.storage.describe()
+        );
+        println!("{:<16} {:>12} {:>12}  sha256", "table", "rows", "bytes");
+        for t in &manifest.tables {
+            println!(
+                "{:<16} {:>12} {:>12}  {}",
+                t.table.name(),
+                t.rows,
+                t.bytes,
+                t.sha256
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `hiring-analytics backups`.
+pub async fn list(args: BackupsArgs) -> Result<(), Failure> {
+    let backups = backups_from(&args.storage).await?;
+    let manifests = backup::list(&backups.storage).await.map_err(failure)?;
+    if args.json {
+        print_json(&manifests);
+    } else {
+        print_manifests(&manifests, &backups.storage);
+    }
+    Ok(())
+}
+
+/// `hiring-analytics verify ID`.
+pub async fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    let backups = backups_from(&args.storage).await?;
+    let progress = Arc::new(Progress::default());
+    let verification = with_progress(
+        args.progress,
+        Arc::clone(&progress),
+        backup::verify(&backups.storage, &args.id, Arc::clone(&progress)),
+    )
+    .await?;
+    if args.json {
+        print_json(&verification);
+    } else {
+        println!(
+            "backup {} is intact: {} objects, {} rows checked (size, SHA-256, schema, rows)",
+            verification.manifest.id,
+            verification.manifest.tables.len(),
+            verification.rows_checked
+        );
+    }
+    Ok(())
+}
+
+/// `hiring-analytics restore ID`.
+pub async fn restore(database_url: &str, args: RestoreArgs) -> Result<(), Failure> {
+    let backups = backups_from(&args.storage).await?;
+    let db = db::connect(database_url, PoolSettings::default()).await?;
+    db::migrate(&db).await?;
+    let progress = Arc::new(Progress::default());
+    let report = with_progress(
+        args.progress,
+        Arc::clone(&progress),
+        backup::restore(
+            &db,
+            &backups.storage,
+            &args.id,
+            args.tables,
+            args.dry_run,
+            Arc::clone(&progress),
+        ),
+    )
+    .await?;
+    if args.json {
+        print_json(&report);
+    } else {
+        println!(
+            "{} backup {}",
+            if report.dry_run {
+                "dry run (rolled back, nothing changed): would restore"
+            } else {
+                "restored"
+            },
+            report.backup_id
+        );
+        println!(
+            "{:<16} {:>12} {:>12}",
+            "table", "rows before", "from backup"
+        );
+        for t in &report.tables {
+            println!(
+                "{:<16} {:>12} {:>12}",
+                t.table.name(),
+                t.rows_before,
+                t.rows_restored
+            );
+        }
+    }
+    Ok(())
+}
