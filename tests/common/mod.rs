@@ -573,6 +573,11 @@ pub fn binary() -> Command {
         "BIND",
         "RUST_LOG",
         "LOG_FORMAT",
+        "BACKUP_URL",
+        "BACKUP_KEEP",
+        "S3_ENDPOINT",
+        "S3_REGION",
+        "S3_FORCE_PATH_STYLE",
     ] {
         command.env_remove(var);
     }

@@ -378,7 +378,8 @@ async fn apply_retention(storage: &Storage, keep: usize, newest: &str) -> anyhow
     }
     let complete: Vec<&str> = complete.iter().map(|m| m.id.as_str()).collect();
     for id in storage.list_sets().await? {
-        if is_set_id(&id) && id.as_str() < newest && !complete.contains(&id.as_str()) {
+        // Only sets from an earlier second: the random part of an id does not sort by time.
+        if is_set_id(&id) && id[..16] < newest[..16] && !complete.contains(&id.as_str()) {
             storage.delete_set(&id).await?;
             tracing::info!(id, "deleted an incomplete backup set");
         }

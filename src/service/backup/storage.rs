@@ -54,6 +54,8 @@ pub enum Storage {
         bucket: String,
         /// The key prefix of every set, empty or ending in `/`.
         prefix: String,
+        /// Objects larger than this go up as a multipart upload of parts this size.
+        part_bytes: usize,
     },
 }
 
@@ -98,6 +100,7 @@ impl Storage {
             } else {
                 format!("{prefix}/")
             },
+            part_bytes: PART_BYTES,
         }
     }
 
@@ -135,11 +138,13 @@ impl Storage {
                 client,
                 bucket,
                 prefix,
+                part_bytes,
             } => Ok(ObjectUpload::S3 {
                 client: client.clone(),
                 bucket: bucket.clone(),
                 key: format!("{prefix}{set}/{name}"),
                 buffer: BytesMut::new(),
+                part_bytes: *part_bytes,
                 upload_id: None,
                 parts: Vec::new(),
             }),
@@ -163,6 +168,7 @@ impl Storage {
                 client,
                 bucket,
                 prefix,
+                ..
             } => {
                 let key = format!("{prefix}{set}/{name}");
                 client
@@ -207,6 +213,7 @@ impl Storage {
                 client,
                 bucket,
                 prefix,
+                ..
             } => {
                 let key = format!("{prefix}{set}/{name}");
                 match client.get_object().bucket(bucket).key(&key).send().await {
@@ -247,6 +254,7 @@ impl Storage {
                 client,
                 bucket,
                 prefix,
+                ..
             } => {
                 let mut pages = client
                     .list_objects_v2()
@@ -290,6 +298,7 @@ impl Storage {
                 client,
                 bucket,
                 prefix,
+                ..
             } => {
                 let set_prefix = format!("{prefix}{set}/");
                 let mut pages = client
@@ -345,6 +354,8 @@ pub enum ObjectUpload {
         key: String,
         /// Bytes not yet sent.
         buffer: BytesMut,
+        /// The part size.
+        part_bytes: usize,
         /// The multipart upload, once started.
         upload_id: Option<String>,
         /// The parts sent so far.
@@ -362,12 +373,16 @@ impl ObjectUpload {
                 .with_context(|| format!("cannot write {}", path.display())),
             ObjectUpload::S3 { buffer, .. } => {
                 buffer.extend_from_slice(&chunk);
-                if buffer.len() >= PART_BYTES {
+                while self.full_part_waiting() {
                     self.send_part().await?;
                 }
                 Ok(())
             }
         }
+    }
+
+    fn full_part_waiting(&self) -> bool {
+        matches!(self, ObjectUpload::S3 { buffer, part_bytes, .. } if buffer.len() >= *part_bytes)
     }
 
     async fn send_part(&mut self) -> anyhow::Result<()> {
@@ -376,6 +391,7 @@ impl ObjectUpload {
             bucket,
             key,
             buffer,
+            part_bytes,
             upload_id,
             parts,
         } = self
@@ -403,7 +419,8 @@ impl ObjectUpload {
             }
         };
         let number = parts.len() as i32 + 1;
-        let body = buffer.split().freeze();
+        let size = (*part_bytes).min(buffer.len());
+        let body = buffer.split_to(size).freeze();
         let sent = client
             .upload_part()
             .bucket(bucket.as_str())
