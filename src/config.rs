@@ -17,7 +17,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://hiring.db?mode=rwc";
     long_about = "GraphQL analytics server for hiring data.\n\n\
         Load historic hires, add new ones through GraphQL, and read hiring metrics.\n\
         Every flag can also be set through the environment variable shown next to it.",
-    after_help = "Run `hiring-analytics serve` and open http://127.0.0.1:8000/graphql for the playground."
+    after_help = "Run `hiring-analytics serve` and open http://127.0.0.1:8000/graphql for the playground.\n\n\
+        Exit codes: 0 success; 1 failure (such as an unreachable database or backup storage); \
+        2 usage or configuration error; 3 input file or backup set missing; 4 another backup or \
+        restore is running (BUSY); 5 a backup set fails its checks; 6 a restore refused because \
+        it would break references; 130 interrupted."
 )]
 pub struct Cli {
     /// Settings shared by every subcommand.

@@ -569,6 +569,15 @@ async fn restoring_departments_that_current_hires_need_is_refused(t: TestDb) {
     let backups = local(dir.path());
     seeded(&t).await;
     let id = backup_id(&t, &backups).await;
+    // Departments alone restore while every hire still finds its department.
+    let keys = catalog(&t).await;
+    let alone = admin(&t, &backups, &restore(&id, ", tables: [DEPARTMENTS]")).await;
+    assert_eq!(
+        ok(&alone)["restore"]["tables"],
+        json!([{"table": "DEPARTMENTS", "rowsBefore": 12, "rowsRestored": 12}])
+    );
+    assert_eq!(catalog(&t).await, keys, "the hires' foreign keys are back");
+
     let response = execute(
         &t.local_state(),
         r#"mutation {

@@ -8,6 +8,7 @@ use super::{db, scalars::DateTime};
 use crate::{
     AppState,
     auth::AdminAccess,
+    error::AppError,
     service::{
         backup::{self, Manifest, Progress},
         import::Table,
@@ -116,6 +117,15 @@ pub struct RestoreReport {
     pub tables: Vec<RestoredTable>,
 }
 
+/// Runs `work` in its own task: it is not cut off when the request is dropped.
+async fn run_to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, AppError>> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("the backup task failed: {err}")))?
+}
+
 fn backups<'a>(ctx: &'a Context<'_>) -> &'a backup::Backups {
     &ctx.data_unchecked::<AppState>().backups
 }
@@ -147,8 +157,12 @@ impl BackupMutation {
     /// snapshot into a new set. Fails with `BUSY` while another backup or restore runs.
     #[graphql(guard = "AdminAccess")]
     async fn backup(&self, ctx: &Context<'_>, tables: Option<Vec<Table>>) -> Result<BackupSet> {
-        let manifest =
-            backup::backup(db(ctx), backups(ctx), tables, Arc::new(Progress::default())).await?;
+        let (db, backups) = (db(ctx).clone(), backups(ctx).clone());
+        // In a task of its own, so it finishes even when the client goes away.
+        let manifest = run_to_completion(async move {
+            backup::backup(&db, &backups, tables, Arc::new(Progress::default())).await
+        })
+        .await?;
         Ok(BackupSet::new(manifest, ctx))
     }
 
@@ -176,14 +190,19 @@ impl BackupMutation {
         tables: Option<Vec<Table>>,
         #[graphql(default = false)] dry_run: bool,
     ) -> Result<RestoreReport> {
-        let report = backup::restore(
-            db(ctx),
-            &backups(ctx).storage,
-            &backup_id,
-            tables,
-            dry_run,
-            Arc::new(Progress::default()),
-        )
+        let (db, backups) = (db(ctx).clone(), backups(ctx).clone());
+        // In a task of its own, so its outcome does not depend on the client staying.
+        let report = run_to_completion(async move {
+            backup::restore(
+                &db,
+                &backups.storage,
+                &backup_id,
+                tables,
+                dry_run,
+                Arc::new(Progress::default()),
+            )
+            .await
+        })
         .await?;
         Ok(RestoreReport {
             backup_id: ID(report.backup_id),

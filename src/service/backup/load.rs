@@ -241,12 +241,19 @@ async fn replace_postgres(
         exec(&mut tx, setting).await?;
     }
     progress.set_phase("locking");
-    // The same order as every writer: departments, jobs, hires, rollup.
+    // The same order as every writer: departments, jobs, hires, rollup. Each
+    // lock is as strong as anything later in the transaction needs (TRUNCATE,
+    // dropping a foreign key), so none is upgraded: restored tables, and the
+    // hires whenever their foreign keys are dropped, are locked exclusively;
+    // the rest against writes only, so they can still be read.
+    let dimension_restored = items.iter().any(|item| item.table != Table::HiredEmployees);
     for table in Table::ALL {
-        let mode = if restored(&items, table).is_some() {
+        let exclusive = restored(&items, table).is_some()
+            || (table == Table::HiredEmployees && dimension_restored);
+        let mode = if exclusive {
             "ACCESS EXCLUSIVE"
         } else {
-            "SHARE"
+            "SHARE ROW EXCLUSIVE"
         };
         exec(&mut tx, &format!("LOCK TABLE {table} IN {mode} MODE")).await?;
     }

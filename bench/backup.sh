@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Benchmark: `hiring-analytics backup` and `restore` on PostgreSQL, next to PostgreSQL's own
+# tools on the same server in the same run:
+#   - backup  vs `COPY hired_employees TO STDOUT` (psql, output thrown away);
+#   - restore vs `\copy hired_employees FROM` the generated CSV into the empty, indexed table.
+# The backup writes all three tables to a local folder (zstd Avro, checksummed, manifest);
+# the restore reads, verifies and replaces all three tables in one transaction and refreshes
+# the report rollup. Prints seconds, hire rows/s, the ratio to PostgreSQL's tool, and peak
+# memory (/usr/bin/time -v).
+#
+#   bench/backup.sh                 # 1M and 5M
+#   SIZES="1000000" bench/backup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
+SIZES="${SIZES:-1000000 5000000}"
+BIN="$PWD/target/release/hiring-analytics"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release -q
+
+fresh_db() {
+    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
+    DATABASE_URL="$PG_URL/$1" "$BIN" migrate >/dev/null 2>&1
+}
+
+# "seconds peak_kb" of a command, from GNU time.
+measure() {
+    /usr/bin/time -v "$@" >"$work/out.txt" 2>"$work/time.txt"
+    awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; secs = s }
+                /Maximum resident set size/ { kb = $2 }
+                END { printf "%.2f %d\n", secs, kb }' "$work/time.txt"
+}
+
+row() { # rows tool seconds peak_kb [baseline_seconds]
+    local ratio="-"
+    [ -n "${5:-}" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN { printf "%.2fx", b / a }')
+    printf "%-9s %-40s %8s %12s %8s %8d\n" "$1" "$2" "$3" \
+        "$(awk -v r="$1" -v s="$3" 'BEGIN { printf "%d", r / s }')" "$ratio" $(($4 / 1024))
+}
+
+printf "%-9s %-40s %8s %12s %8s %8s\n" rows tool seconds rows/s speedup peak_MB
+for rows in $SIZES; do
+    data="$work/data-$rows"
+    "$BIN" generate --hires "$rows" --seed 1 --out "$data" >/dev/null
+    db=ha_bench_backup
+    fresh_db "$db"
+    DATABASE_URL="$PG_URL/$db" "$BIN" import --dir "$data" --progress log >/dev/null 2>&1
+    psql "$PG_URL/$db" -qc "VACUUM ANALYZE"
+
+    read -r copy_s copy_kb < <(measure psql "$PG_URL/$db" -qc "COPY hired_employees TO STDOUT")
+    row "$rows" "COPY hired_employees TO STDOUT" "$copy_s" "$copy_kb"
+    read -r back_s back_kb < <(measure env DATABASE_URL="$PG_URL/$db" "$BIN" backup \
+        --backup-url "$work/backups" --json --progress log)
+    id=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['id'])" "$work/out.txt")
+    row "$rows" "hiring-analytics backup (all tables)" "$back_s" "$back_kb" "$copy_s"
+    size=$(du -sm "$work/backups/$id" | cut -f1)
+
+    read -r ver_s ver_kb < <(measure "$BIN" verify "$id" --backup-url "$work/backups" --progress log)
+    row "$rows" "hiring-analytics verify" "$ver_s" "$ver_kb"
+
+    fresh_db ha_bench_copy
+    psql "$PG_URL/ha_bench_copy" -qc "\\copy departments FROM '$data/departments.csv' CSV" \
+        -c "\\copy jobs FROM '$data/jobs.csv' CSV"
+    read -r in_s in_kb < <(measure psql "$PG_URL/ha_bench_copy" -qc \
+        "\\copy hired_employees FROM '$data/hired_employees.csv' CSV")
+    row "$rows" "\\copy FROM (indexed, empty table)" "$in_s" "$in_kb"
+
+    read -r res_s res_kb < <(measure env DATABASE_URL="$PG_URL/$db" "$BIN" restore "$id" \
+        --backup-url "$work/backups" --progress log)
+    stored=$(psql "$PG_URL/$db" -tAc "SELECT count(*) FROM hired_employees")
+    [ "$stored" = "$rows" ] || { echo "expected $rows rows, found $stored" >&2; exit 1; }
+    row "$rows" "hiring-analytics restore (replaces all)" "$res_s" "$res_kb" "$in_s"
+
+    fresh_db ha_bench_empty
+    read -r empty_s empty_kb < <(measure env DATABASE_URL="$PG_URL/ha_bench_empty" "$BIN" restore "$id" \
+        --backup-url "$work/backups" --progress log)
+    row "$rows" "hiring-analytics restore (empty database)" "$empty_s" "$empty_kb" "$in_s"
+    echo "          backup set: ${size} MB on disk"
+    rm -rf "$work/backups" "$data"
+done
+for db in ha_bench_backup ha_bench_copy ha_bench_empty; do
+    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $db" 2>/dev/null
+done
