@@ -6,7 +6,8 @@
 # The backup writes all three tables to a local folder (zstd Avro, checksummed, manifest);
 # the restore reads, verifies and replaces all three tables in one transaction and refreshes
 # the report rollup. Prints seconds, hire rows/s, the ratio to PostgreSQL's tool, and peak
-# memory (/usr/bin/time -v).
+# memory (/usr/bin/time -v). Times are of the whole process (connecting and checking
+# migrations included); op_seconds is the operation's own time from its log line.
 #
 #   bench/backup.sh                 # 1M and 5M
 #   SIZES="1000000" bench/backup.sh
@@ -34,14 +35,17 @@ measure() {
                 END { printf "%.2f %d\n", secs, kb }' "$work/time.txt"
 }
 
-row() { # rows tool seconds peak_kb [baseline_seconds]
+# The operation's own time, from its "finished" log line (without connecting and migrating).
+inner() { grep -o 'seconds=[0-9.]*' "$work/time.txt" | tail -1 | cut -d= -f2 | xargs printf "%.2f"; }
+
+row() { # rows tool seconds peak_kb [baseline_seconds] [inner_seconds]
     local ratio="-"
     [ -n "${5:-}" ] && ratio=$(awk -v a="$3" -v b="$5" 'BEGIN { printf "%.2fx", b / a }')
-    printf "%-9s %-40s %8s %12s %8s %8d\n" "$1" "$2" "$3" \
-        "$(awk -v r="$1" -v s="$3" 'BEGIN { printf "%d", r / s }')" "$ratio" $(($4 / 1024))
+    printf "%-9s %-40s %8s %12s %8s %8d %9s\n" "$1" "$2" "$3" \
+        "$(awk -v r="$1" -v s="$3" 'BEGIN { printf "%d", r / s }')" "$ratio" $(($4 / 1024)) "${6:--}"
 }
 
-printf "%-9s %-40s %8s %12s %8s %8s\n" rows tool seconds rows/s speedup peak_MB
+printf "%-9s %-40s %8s %12s %8s %8s %9s\n" rows tool seconds rows/s speedup peak_MB op_seconds
 for rows in $SIZES; do
     data="$work/data-$rows"
     "$BIN" generate --hires "$rows" --seed 1 --out "$data" >/dev/null
@@ -55,7 +59,7 @@ for rows in $SIZES; do
     read -r back_s back_kb < <(measure env DATABASE_URL="$PG_URL/$db" "$BIN" backup \
         --backup-url "$work/backups" --json --progress log)
     id=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['id'])" "$work/out.txt")
-    row "$rows" "hiring-analytics backup (all tables)" "$back_s" "$back_kb" "$copy_s"
+    row "$rows" "hiring-analytics backup (all tables)" "$back_s" "$back_kb" "$copy_s" "$(inner)"
     size=$(du -sm "$work/backups/$id" | cut -f1)
 
     read -r ver_s ver_kb < <(measure "$BIN" verify "$id" --backup-url "$work/backups" --progress log)
@@ -72,12 +76,12 @@ for rows in $SIZES; do
         --backup-url "$work/backups" --progress log)
     stored=$(psql "$PG_URL/$db" -tAc "SELECT count(*) FROM hired_employees")
     [ "$stored" = "$rows" ] || { echo "expected $rows rows, found $stored" >&2; exit 1; }
-    row "$rows" "hiring-analytics restore (replaces all)" "$res_s" "$res_kb" "$in_s"
+    row "$rows" "hiring-analytics restore (replaces all)" "$res_s" "$res_kb" "$in_s" "$(inner)"
 
     fresh_db ha_bench_empty
     read -r empty_s empty_kb < <(measure env DATABASE_URL="$PG_URL/ha_bench_empty" "$BIN" restore "$id" \
         --backup-url "$work/backups" --progress log)
-    row "$rows" "hiring-analytics restore (empty database)" "$empty_s" "$empty_kb" "$in_s"
+    row "$rows" "hiring-analytics restore (empty database)" "$empty_s" "$empty_kb" "$in_s" "$(inner)"
     echo "          backup set: ${size} MB on disk"
     rm -rf "$work/backups" "$data"
 done

@@ -84,6 +84,19 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Replace tables with a backup set's contents, in one transaction (checked first).
     Restore(RestoreArgs),
+    /// Ask a running server's /healthz; exit 0 when it answers 200 (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Which server to ask.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address (0.0.0.0 is asked on 127.0.0.1).
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8000")]
+    pub bind: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout_seconds: u64,
 }
 
 /// Where backup sets are kept.

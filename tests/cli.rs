@@ -175,8 +175,26 @@ async fn serve_migrates_answers_and_stops_cleanly_on_sigterm(t: TestDb) {
     assert!(playground.text().await.unwrap().contains("graphiql"));
     let answer = post_query(&client, &base, "{ departments { id department } }").await;
     assert_eq!(answer, serde_json::json!({ "data": { "departments": [] } }));
+    // The container health check asks the same endpoint.
+    let check = common::binary()
+        .args(["healthcheck", "--bind", &server.address])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
 
     let (status, logs) = server.terminate();
+    let down = common::binary()
+        .args([
+            "healthcheck",
+            "--bind",
+            &server.address,
+            "--timeout-seconds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    assert!(String::from_utf8_lossy(&down.stderr).contains("did not answer"));
     assert!(status.success(), "exit status {status:?}");
     let logs = logs.join("\n");
     assert!(logs.contains("shutting down"), "{logs}");

@@ -2,6 +2,7 @@
 
 mod backup;
 mod generate;
+mod healthcheck;
 mod import;
 mod migrate;
 mod schema;
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Schema => schema::run(),
         Command::Import(args) => import::run(database_url, args).await,
         Command::Generate(args) => generate::run(args),
+        Command::Healthcheck(args) => healthcheck::run(args),
         // Boxed: their futures are deep (S3 client, Avro), and would be inlined into main's.
         Command::Backup(args) => Box::pin(backup::backup(database_url, args)).await,
         Command::Backups(args) => Box::pin(backup::list(args)).await,
