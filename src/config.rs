@@ -313,6 +313,15 @@ pub struct ServeArgs {
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: u32,
 
+    /// A read replica for reports, charts and lists (`postgres://…`); writes and admin
+    /// operations stay on DATABASE_URL. Reads there may lag the latest writes.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<SecretString>,
+
+    /// Most connections in the read replica's pool.
+    #[arg(long, env = "DATABASE_READ_POOL_SIZE", default_value_t = 16)]
+    pub database_read_pool_size: u32,
+
     /// Where backup sets are kept (the backup and restore mutations).
     #[command(flatten)]
     pub storage: StorageArgs,

@@ -377,7 +377,7 @@ async fn csv_report(
         Ok(year) => year,
         Err(err) => return err.into_response(),
     };
-    let db = &state.app.db;
+    let db = &state.app.read_db;
     // The stamp is read first: a write landing between can only make it too old, never too new.
     let (body, as_of) = match async {
         let as_of = reports::hires_changed_at(db).await?;
@@ -498,9 +498,14 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// GET /readyz: the database answers within two seconds.
+/// GET /readyz: the database (and the read replica, when one is set) answers within two seconds.
 async fn readyz(State(state): State<HttpState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), state.app.db.ping()).await {
+    let (primary, replica) = (&state.app.db, &state.app.read_db);
+    let both = async {
+        primary.ping().await?;
+        replica.ping().await
+    };
+    match tokio::time::timeout(Duration::from_secs(2), both).await {
         Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
         Ok(Err(err)) => {
             AppError::from(err).log();

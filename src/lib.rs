@@ -31,8 +31,10 @@ pub const DEFAULT_UPLOAD_LIMIT: usize = 1024 * 1024 * 1024;
 /// Everything a request needs: the database, the access policy and the limits.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The database pool.
+    /// The database pool: writes, admin operations, and reads without a replica.
     pub db: DatabaseConnection,
+    /// The pool for reports and lists: a read replica (`DATABASE_READ_URL`), or `db`.
+    pub read_db: DatabaseConnection,
     /// Who may do what.
     pub policy: Arc<auth::AccessPolicy>,
     /// Depth and complexity limits of GraphQL queries.
@@ -51,6 +53,7 @@ impl AppState {
     /// State with default limits.
     pub fn new(db: DatabaseConnection, policy: auth::AccessPolicy) -> Self {
         Self {
+            read_db: db.clone(),
             db,
             policy: Arc::new(policy),
             limits: QueryLimits::default(),

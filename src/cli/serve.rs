@@ -4,6 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
+use secrecy::ExposeSecret;
 use tokio::{net::TcpListener, sync::Notify};
 
 use super::Failure;
@@ -64,6 +65,17 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     }
 
     let mut state = AppState::new(db.clone(), policy);
+    if let Some(read_url) = &args.database_read_url {
+        let read_settings = PoolSettings {
+            max_connections: args.database_read_pool_size,
+            ..PoolSettings::default()
+        };
+        state.read_db = db::connect(read_url.expose_secret(), read_settings).await?;
+        tracing::info!(
+            replica = db::redact_url(read_url.expose_secret()),
+            "reports and lists read from the replica"
+        );
+    }
     state.limits = QueryLimits {
         max_depth: args.max_query_depth,
         max_complexity: args.max_query_complexity,

@@ -4,8 +4,8 @@ use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, datalo
 use entity::{department, job};
 
 use super::{
-    db,
     loaders::{ByIdLoader, DepartmentId, HiresCount, JobId},
+    read_db,
 };
 use crate::service::{
     directory,
@@ -88,7 +88,7 @@ pub struct DirectoryQuery;
 impl DirectoryQuery {
     /// Every department, ordered by id.
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
-        let rows = directory::list_departments(db(ctx)).await?;
+        let rows = directory::list_departments(read_db(ctx)).await?;
         Ok(rows.into_iter().map(Department::from).collect())
     }
 
@@ -103,7 +103,7 @@ impl DirectoryQuery {
 
     /// Every job, ordered by id.
     async fn jobs(&self, ctx: &Context<'_>) -> Result<Vec<Job>> {
-        let rows = directory::list_jobs(db(ctx)).await?;
+        let rows = directory::list_jobs(read_db(ctx)).await?;
         Ok(rows.into_iter().map(Job::from).collect())
     }
 

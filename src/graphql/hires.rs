@@ -10,6 +10,7 @@ use super::{
     db,
     directory::{Department, Job},
     loaders::{ByIdLoader, DepartmentId, HireId, JobId},
+    read_db,
     scalars::DateTime,
 };
 use crate::{
@@ -203,7 +204,7 @@ impl HiredEmployeeConnection {
 
     /// The number of hires matching the filter, on every page (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(hires_list::count_hires(db(ctx), &self.filter).await?)
+        Ok(hires_list::count_hires(read_db(ctx), &self.filter).await?)
     }
 }
 
@@ -246,7 +247,7 @@ impl HiresQuery {
             last: last.map(i64::from),
             before,
         };
-        let page = hires_list::list_hires(db(ctx), &filter, order, &request).await?;
+        let page = hires_list::list_hires(read_db(ctx), &filter, order, &request).await?;
         Ok(HiredEmployeeConnection { page, filter })
     }
 }

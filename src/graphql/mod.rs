@@ -63,9 +63,14 @@ impl Default for QueryLimits {
     }
 }
 
-/// The database handle resolvers use.
+/// The primary database: writes and admin operations.
 fn db<'a>(ctx: &'a async_graphql::Context<'_>) -> &'a DatabaseConnection {
     &ctx.data_unchecked::<AppState>().db
+}
+
+/// The database for reports and lists: the read replica when one is configured.
+fn read_db<'a>(ctx: &'a async_graphql::Context<'_>) -> &'a DatabaseConnection {
+    &ctx.data_unchecked::<AppState>().read_db
 }
 
 /// Builds the schema with the state, loaders and limits it needs.
@@ -79,7 +84,7 @@ pub fn build_schema(state: &AppState) -> AppSchema {
     )
     .data(state.clone())
     .data(Arc::clone(&state.policy))
-    .data(loader(&state.db))
+    .data(loader(&state.read_db))
     .limit_depth(state.limits.max_depth)
     .limit_complexity(state.limits.max_complexity)
     .extension(ErrorCodes)

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use super::{db, scalars::DateTime};
+use super::{read_db, scalars::DateTime};
 use crate::service::{
     charts::{self, ChartFormat},
     reports,
@@ -142,10 +142,14 @@ impl ReportsQuery {
         job_ids: Option<Vec<i32>>,
     ) -> Result<Vec<QuarterlyHires>> {
         // Read first: a write landing after it can only make the stamp too old, never too new.
-        let as_of = reports::hires_changed_at(db(ctx)).await?.map(DateTime);
-        let rows =
-            reports::hires_by_quarter(db(ctx), year, department_ids.as_deref(), job_ids.as_deref())
-                .await?;
+        let as_of = reports::hires_changed_at(read_db(ctx)).await?.map(DateTime);
+        let rows = reports::hires_by_quarter(
+            read_db(ctx),
+            year,
+            department_ids.as_deref(),
+            job_ids.as_deref(),
+        )
+        .await?;
         Ok(rows
             .into_iter()
             .map(|row| QuarterlyHires::new(row, as_of))
@@ -161,8 +165,8 @@ impl ReportsQuery {
         #[graphql(default = 2021)] year: i32,
     ) -> Result<AboveMeanReport> {
         // Read first: a write landing after it can only make the stamp too old, never too new.
-        let as_of = reports::hires_changed_at(db(ctx)).await?;
-        let report = reports::departments_above_mean(db(ctx), year).await?;
+        let as_of = reports::hires_changed_at(read_db(ctx)).await?;
+        let report = reports::departments_above_mean(read_db(ctx), year).await?;
         Ok(AboveMeanReport {
             year: report.year,
             mean: report.mean,
@@ -191,7 +195,8 @@ impl ReportsQuery {
         #[graphql(default_with = "Some(ChartFormat::Png)")] format: Option<ChartFormat>,
     ) -> Result<Chart> {
         let (width, height, format) = chart_options(width, height, format);
-        let chart = charts::hires_by_quarter_chart(db(ctx), year, width, height, format).await?;
+        let chart =
+            charts::hires_by_quarter_chart(read_db(ctx), year, width, height, format).await?;
         Ok(chart.into())
     }
 
@@ -208,13 +213,13 @@ impl ReportsQuery {
     ) -> Result<Chart> {
         let (width, height, format) = chart_options(width, height, format);
         let chart =
-            charts::departments_above_mean_chart(db(ctx), year, width, height, format).await?;
+            charts::departments_above_mean_chart(read_db(ctx), year, width, height, format).await?;
         Ok(chart.into())
     }
 
     /// When hires last changed: every report is current as of this instant, so
     /// clients may cache reports until it moves (null before any hire was stored).
     async fn reports_as_of(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
-        Ok(reports::hires_changed_at(db(ctx)).await?.map(DateTime))
+        Ok(reports::hires_changed_at(read_db(ctx)).await?.map(DateTime))
     }
 }
