@@ -24,6 +24,7 @@ use serde_json::json;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 use tower_http::{
     LatencyUnit,
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
@@ -59,13 +60,25 @@ pub fn app(state: AppState) -> Router {
             get(departments_above_mean_csv),
         )
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .with_state(HttpState { app: state, schema })
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                    let request_id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|id| id.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id,
+                        operation = tracing::field::Empty,
+                    )
                 })
                 .on_request(())
                 .on_response(
@@ -74,6 +87,49 @@ pub fn app(state: AppState) -> Router {
                         .latency_unit(LatencyUnit::Millis),
                 ),
         )
+        // Outermost: every request gets an id (the client's `x-request-id`, when it
+        // sent a usable one), which the span carries and the response returns.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds))
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
+}
+
+/// The request id header, read from clients and returned on every response.
+const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// Keeps a client's request id when it is short and printable; otherwise makes a UUID.
+#[derive(Clone, Copy)]
+struct RequestIds;
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Drops a client's request id that is too long or not printable, so a fresh one is made.
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let usable = request.headers().get(REQUEST_ID).is_none_or(|value| {
+        (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic)
+    });
+    if !usable {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// GET /metrics: Prometheus text format.
+async fn metrics(State(state): State<HttpState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.app.metrics.render(),
+    )
+        .into_response()
 }
 
 /// A failure before GraphQL execution (auth, transport), sent as a GraphQL-shaped error.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod generator;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod telemetry;
 pub mod web;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub playground_cdn: bool,
     /// Where backups go, and how many are kept.
     pub backups: Arc<service::backup::Backups>,
+    /// The Prometheus metrics served at `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
             body_limit: DEFAULT_BODY_LIMIT,
             upload_limit: DEFAULT_UPLOAD_LIMIT,
             playground_cdn: false,
+            metrics: Arc::new(metrics::Metrics::new()),
             backups: Arc::new(service::backup::Backups::new(
                 service::backup::Storage::local("backups"),
             )),

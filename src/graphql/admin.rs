@@ -12,6 +12,7 @@ use super::{db, scalars::DateTime};
 use crate::{
     auth::AdminAccess,
     error::AppError,
+    metrics::Outcome,
     service::{
         import::{self, ImportProgress, Table, TableSummary},
         rejected,
@@ -168,6 +169,7 @@ impl AdminMutation {
             )
         })?;
         let source = format!("csv:{}", upload.filename);
+        let started = std::time::Instant::now();
         let summary = import::import_csv(
             db(ctx),
             table,
@@ -175,7 +177,13 @@ impl AdminMutation {
             Box::new(upload.content),
             Arc::new(ImportProgress::default()),
         )
-        .await?;
+        .await;
+        let metrics = &ctx.data_unchecked::<crate::AppState>().metrics;
+        metrics.operation("import", Outcome::of(&summary), started.elapsed());
+        let summary = summary?;
+        for (code, rows) in &summary.rejected_by_reason {
+            metrics.rejected(code, *rows);
+        }
         Ok(summary.into())
     }
 }

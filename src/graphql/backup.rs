@@ -9,6 +9,7 @@ use crate::{
     AppState,
     auth::AdminAccess,
     error::AppError,
+    metrics::Outcome,
     service::{
         backup::{self, Manifest, Progress},
         import::Table,
@@ -117,13 +118,24 @@ pub struct RestoreReport {
     pub tables: Vec<RestoredTable>,
 }
 
-/// Runs `work` in its own task: it is not cut off when the request is dropped.
+/// Runs `work` in its own task, so it is not cut off when the request is
+/// dropped, and counts and times it in the metrics as `kind`.
 async fn run_to_completion<T: Send + 'static>(
+    ctx: &Context<'_>,
+    kind: &'static str,
     work: impl Future<Output = Result<T, AppError>> + Send + 'static,
 ) -> Result<T, AppError> {
-    tokio::spawn(work)
+    let started = std::time::Instant::now();
+    let result = tokio::spawn(work)
         .await
-        .map_err(|err| AppError::Internal(anyhow::anyhow!("the backup task failed: {err}")))?
+        .map_err(|err| AppError::Internal(anyhow::anyhow!("the backup task failed: {err}")))
+        .and_then(|result| result);
+    ctx.data_unchecked::<AppState>().metrics.operation(
+        kind,
+        Outcome::of(&result),
+        started.elapsed(),
+    );
+    result
 }
 
 fn backups<'a>(ctx: &'a Context<'_>) -> &'a backup::Backups {
@@ -159,7 +171,7 @@ impl BackupMutation {
     async fn backup(&self, ctx: &Context<'_>, tables: Option<Vec<Table>>) -> Result<BackupSet> {
         let (db, backups) = (db(ctx).clone(), backups(ctx).clone());
         // In a task of its own, so it finishes even when the client goes away.
-        let manifest = run_to_completion(async move {
+        let manifest = run_to_completion(ctx, "backup", async move {
             backup::backup(&db, &backups, tables, Arc::new(Progress::default())).await
         })
         .await?;
@@ -171,8 +183,11 @@ impl BackupMutation {
     /// `CORRUPT_BACKUP` or `INVALID_BACKUP_DATA` when it is not intact.
     #[graphql(guard = "AdminAccess")]
     async fn verify_backup(&self, ctx: &Context<'_>, id: ID) -> Result<BackupVerification> {
-        let verification =
-            backup::verify(&backups(ctx).storage, &id, Arc::new(Progress::default())).await?;
+        let storage = backups(ctx).storage.clone();
+        let verification = run_to_completion(ctx, "verify", async move {
+            backup::verify(&storage, &id, Arc::new(Progress::default())).await
+        })
+        .await?;
         Ok(BackupVerification {
             rows_checked: verification.rows_checked,
             backup: BackupSet::new(verification.manifest, ctx),
@@ -192,7 +207,7 @@ impl BackupMutation {
     ) -> Result<RestoreReport> {
         let (db, backups) = (db(ctx).clone(), backups(ctx).clone());
         // In a task of its own, so its outcome does not depend on the client staying.
-        let report = run_to_completion(async move {
+        let report = run_to_completion(ctx, "restore", async move {
             backup::restore(
                 &db,
                 &backups.storage,

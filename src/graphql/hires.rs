@@ -322,6 +322,15 @@ fn input_field_name(column: &str) -> &str {
     }
 }
 
+/// Counts the refused rows in the metrics, then turns the report into its GraphQL shape.
+fn reported(ctx: &Context<'_>, report: ingest::InsertReport) -> InsertReport {
+    let metrics = &ctx.data_unchecked::<crate::AppState>().metrics;
+    for row in &report.rejected {
+        metrics.rejected(row.code, 1);
+    }
+    report.into()
+}
+
 impl From<ingest::InsertReport> for InsertReport {
     fn from(report: ingest::InsertReport) -> Self {
         Self {
@@ -389,7 +398,7 @@ impl InsertMutation {
             &records,
         )
         .await?;
-        Ok(report.into())
+        Ok(reported(ctx, report))
     }
 
     /// Inserts 1 to 1000 jobs, with the same rules as `insertDepartments`.
@@ -403,7 +412,7 @@ impl InsertMutation {
             &records,
         )
         .await?;
-        Ok(report.into())
+        Ok(reported(ctx, report))
     }
 
     /// Inserts 1 to 1000 hires. Their department and job must exist. Valid rows
@@ -425,6 +434,6 @@ impl InsertMutation {
         })?;
         let report =
             ingest::insert_hire_batch(db(ctx), "graphql:insertHiredEmployees", &records).await?;
-        Ok(report.into())
+        Ok(reported(ctx, report))
     }
 }

@@ -6,6 +6,7 @@ mod directory;
 mod error_codes;
 mod hires;
 mod loaders;
+mod observe;
 mod reports;
 mod scalars;
 
@@ -88,6 +89,7 @@ pub fn build_schema(state: &AppState) -> AppSchema {
     .limit_depth(state.limits.max_depth)
     .limit_complexity(state.limits.max_complexity)
     .extension(ErrorCodes)
+    .extension(observe::Observe(Arc::clone(&state.metrics)))
     .finish()
 }
 

@@ -1,0 +1,197 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//!
+//! GraphQL requests are counted and timed per operation name and type; long
+//! operations (imports, backups, verifications, restores) per kind and
+//! outcome; refused rows per reason code. Operation names come from clients,
+//! so only the first [`MAX_OPERATION_NAMES`] distinct well-formed names get a
+//! label of their own, and the rest share `other`: a client cannot grow the
+//! metrics without bound.
+
+use std::{collections::HashSet, sync::Mutex, time::Duration};
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// Distinct operation names that get a label of their own.
+pub const MAX_OPERATION_NAMES: usize = 200;
+
+/// The metrics of one server.
+pub struct Metrics {
+    registry: Registry,
+    graphql_requests: IntCounterVec,
+    graphql_seconds: HistogramVec,
+    operations: IntCounterVec,
+    operation_seconds: HistogramVec,
+    rejected_rows: IntCounterVec,
+    names: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How a request or operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// No error.
+    Ok,
+    /// At least one error.
+    Error,
+}
+
+impl Outcome {
+    /// `Ok` for `Ok(_)`, `Error` for `Err(_)`.
+    pub fn of<T, E>(result: &Result<T, E>) -> Self {
+        if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric at zero.
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("hiring_analytics".into()), None).unwrap_or_default();
+        let graphql_requests = IntCounterVec::new(
+            Opts::new(
+                "graphql_requests_total",
+                "GraphQL requests by operation, type and outcome",
+            ),
+            &["operation", "type", "outcome"],
+        )
+        .expect("valid metric");
+        let graphql_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "graphql_request_duration_seconds",
+                "GraphQL request latency by operation",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["operation", "type"],
+        )
+        .expect("valid metric");
+        let operations = IntCounterVec::new(
+            Opts::new(
+                "operations_total",
+                "Imports, backups, verifications and restores by outcome",
+            ),
+            &["kind", "outcome"],
+        )
+        .expect("valid metric");
+        let operation_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "operation_duration_seconds",
+                "Duration of imports, backups, verifications and restores",
+            )
+            .buckets(vec![
+                0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+            ]),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let rejected_rows = IntCounterVec::new(
+            Opts::new("rejected_rows_total", "Input rows refused, by reason code"),
+            &["reason"],
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(graphql_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(graphql_seconds.clone()),
+            Box::new(operations.clone()),
+            Box::new(operation_seconds.clone()),
+            Box::new(rejected_rows.clone()),
+        ] {
+            registry.register(metric).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            graphql_requests,
+            graphql_seconds,
+            operations,
+            operation_seconds,
+            rejected_rows,
+            names: Mutex::default(),
+        }
+    }
+
+    /// The label for a client-chosen operation name.
+    fn operation_label(&self, name: Option<&str>) -> String {
+        let Some(name) = name else {
+            return "anonymous".into();
+        };
+        let well_formed = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !well_formed {
+            return "other".into();
+        }
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.contains(name) || names.len() < MAX_OPERATION_NAMES {
+            names.insert(name.to_owned());
+            name.to_owned()
+        } else {
+            "other".into()
+        }
+    }
+
+    /// Counts and times one GraphQL request.
+    pub fn graphql_request(
+        &self,
+        name: Option<&str>,
+        kind: &str,
+        outcome: Outcome,
+        elapsed: Duration,
+    ) {
+        let label = self.operation_label(name);
+        self.graphql_requests
+            .with_label_values(&[label.as_str(), kind, outcome.label()])
+            .inc();
+        self.graphql_seconds
+            .with_label_values(&[label.as_str(), kind])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts and times one import, backup, verification or restore.
+    pub fn operation(&self, kind: &str, outcome: Outcome, elapsed: Duration) {
+        self.operations
+            .with_label_values(&[kind, outcome.label()])
+            .inc();
+        self.operation_seconds
+            .with_label_values(&[kind])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts refused rows of one reason.
+    pub fn rejected(&self, reason: &str, rows: u64) {
+        self.rejected_rows.with_label_values(&[reason]).inc_by(rows);
+    }
+
+    /// Everything, in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %err, "encoding metrics failed");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
