@@ -313,6 +313,20 @@ pub struct ServeArgs {
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: u32,
 
+    /// Seconds a request may take before it is stopped with 503 (0: no limit). Backups and
+    /// restores started by a request keep running.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = crate::DEFAULT_REQUEST_TIMEOUT_SECONDS)]
+    pub request_timeout_seconds: u64,
+
+    /// Requests per second allowed per client IP address (health checks and metrics are
+    /// exempt); more get 429. Off when unset.
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND")]
+    pub rate_limit_per_second: Option<u32>,
+
+    /// Requests a client may send at once above its rate (default: the rate).
+    #[arg(long, env = "RATE_LIMIT_BURST", requires = "rate_limit_per_second")]
+    pub rate_limit_burst: Option<u32>,
+
     /// A read replica for reports, charts and lists (`postgres://…`); writes and admin
     /// operations stay on DATABASE_URL. Reads there may lag the latest writes.
     #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]

@@ -63,6 +63,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn({
+            let limits = state.limits_http.clone();
+            move |request, next| crate::limits::enforce(limits.clone(), request, next)
+        }))
         .with_state(HttpState { app: state, schema })
         .layer(
             TraceLayer::new_for_http()
@@ -176,7 +180,24 @@ fn identify(state: &HttpState, headers: &HeaderMap) -> Result<Caller, HttpError>
     })
 }
 
+/// The longest query text accepted (variables are not counted): parsing is
+/// linear but not cheap, and no real query comes near it; large inserts send
+/// their rows as variables.
+pub const MAX_QUERY_BYTES: usize = 256 * 1024;
+
 async fn execute(state: &HttpState, caller: Caller, request: async_graphql::Request) -> Response {
+    if request.query.len() > MAX_QUERY_BYTES {
+        return HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "QUERY_TOO_LARGE",
+            format!(
+                "the query text is {} bytes; at most {MAX_QUERY_BYTES} are accepted \
+                 (send large inputs as variables)",
+                request.query.len()
+            ),
+        )
+        .into_response();
+    }
     GraphQLResponse::from(state.schema.execute(request.data(caller)).await).into_response()
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod generator;
 pub mod graphql;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod service;
 pub mod telemetry;
@@ -25,6 +26,9 @@ pub use http::app;
 
 /// The default largest request body: 8 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// The default request timeout, in seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 60;
 
 /// The default largest multipart upload: 1 GiB.
 pub const DEFAULT_UPLOAD_LIMIT: usize = 1024 * 1024 * 1024;
@@ -50,6 +54,8 @@ pub struct AppState {
     pub backups: Arc<service::backup::Backups>,
     /// The Prometheus metrics served at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// The request timeout and the per-client rate limit.
+    pub limits_http: limits::Limits,
 }
 
 impl AppState {
@@ -64,6 +70,7 @@ impl AppState {
             upload_limit: DEFAULT_UPLOAD_LIMIT,
             playground_cdn: false,
             metrics: Arc::new(metrics::Metrics::new()),
+            limits_http: limits::Limits::new(DEFAULT_REQUEST_TIMEOUT_SECONDS, None, None),
             backups: Arc::new(service::backup::Backups::new(
                 service::backup::Storage::local("backups"),
             )),

@@ -65,6 +65,11 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     }
 
     let mut state = AppState::new(db.clone(), policy);
+    state.limits_http = crate::limits::Limits::new(
+        args.request_timeout_seconds,
+        args.rate_limit_per_second,
+        args.rate_limit_burst,
+    );
     if let Some(read_url) = &args.database_read_url {
         let read_settings = PoolSettings {
             max_connections: args.database_read_pool_size,
@@ -102,7 +107,11 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
 
     let stopping = Arc::new(Notify::new());
     let notify = Arc::clone(&stopping);
-    let server = axum::serve(listener, crate::app(state)).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         notify.notify_one();

@@ -7,7 +7,7 @@ use async_graphql::{
 use entity::hired_employee;
 
 use super::{
-    db,
+    check_filter_ids, db,
     directory::{Department, Job},
     loaders::{ByIdLoader, DepartmentId, HireId, JobId},
     read_db,
@@ -235,6 +235,8 @@ impl HiresQuery {
         before: Option<String>,
     ) -> Result<HiredEmployeeConnection> {
         let filter: hires_list::HireFilter = filter.unwrap_or_default().into();
+        check_filter_ids("filter.departmentIds", filter.department_ids.as_deref())?;
+        check_filter_ids("filter.jobIds", filter.job_ids.as_deref())?;
         let order = order_by
             .unwrap_or(HireOrder {
                 field: HireOrderField::Id,

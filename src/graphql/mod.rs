@@ -64,6 +64,27 @@ impl Default for QueryLimits {
     }
 }
 
+/// How long lookups (a hire's department, a department's hire count) are gathered
+/// before one query fetches them all, in milliseconds.
+pub const LOADER_WINDOW_MS: u64 = 5;
+
+/// The most ids one filter list (`departmentIds`, `jobIds`) may hold.
+pub const MAX_FILTER_IDS: usize = 1_000;
+
+/// Refuses an id filter list longer than [`MAX_FILTER_IDS`].
+fn check_filter_ids(argument: &str, ids: Option<&[i32]>) -> Result<(), crate::error::AppError> {
+    match ids {
+        Some(ids) if ids.len() > MAX_FILTER_IDS => Err(crate::error::AppError::bad_input(
+            "TOO_MANY_IDS",
+            format!(
+                "{argument} holds {} ids; at most {MAX_FILTER_IDS} are allowed",
+                ids.len()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The primary database: writes and admin operations.
 fn db<'a>(ctx: &'a async_graphql::Context<'_>) -> &'a DatabaseConnection {
     &ctx.data_unchecked::<AppState>().db
@@ -76,8 +97,13 @@ fn read_db<'a>(ctx: &'a async_graphql::Context<'_>) -> &'a DatabaseConnection {
 
 /// Builds the schema with the state, loaders and limits it needs.
 pub fn build_schema(state: &AppState) -> AppSchema {
-    let loader =
-        |db: &DatabaseConnection| DataLoader::new(ByIdLoader::new(db.clone()), tokio::spawn);
+    // The window in which lookups are gathered into one query. async-graphql's
+    // default (1 ms) is shorter than it takes a debug build on a busy
+    // 2-core machine to reach every row of a list, which then splits a batch.
+    let loader = |db: &DatabaseConnection| {
+        DataLoader::new(ByIdLoader::new(db.clone()), tokio::spawn)
+            .delay(std::time::Duration::from_millis(LOADER_WINDOW_MS))
+    };
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -88,7 +114,10 @@ pub fn build_schema(state: &AppState) -> AppSchema {
     .data(loader(&state.read_db))
     .limit_depth(state.limits.max_depth)
     .limit_complexity(state.limits.max_complexity)
-    .extension(ErrorCodes)
+    .extension(ErrorCodes {
+        // Twice the complexity limit: a larger document can never pass it.
+        max_fields: state.limits.max_complexity.saturating_mul(2).max(100),
+    })
     .extension(observe::Observe(Arc::clone(&state.metrics)))
     .finish()
 }

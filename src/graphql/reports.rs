@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use super::{read_db, scalars::DateTime};
+use super::{check_filter_ids, read_db, scalars::DateTime};
 use crate::service::{
     charts::{self, ChartFormat},
     reports,
@@ -141,6 +141,8 @@ impl ReportsQuery {
         department_ids: Option<Vec<i32>>,
         job_ids: Option<Vec<i32>>,
     ) -> Result<Vec<QuarterlyHires>> {
+        check_filter_ids("departmentIds", department_ids.as_deref())?;
+        check_filter_ids("jobIds", job_ids.as_deref())?;
         // Read first: a write landing after it can only make the stamp too old, never too new.
         let as_of = reports::hires_changed_at(read_db(ctx)).await?.map(DateTime);
         let rows = reports::hires_by_quarter(
