@@ -64,6 +64,23 @@ impl Table {
         }
     }
 
+    /// The table's columns in file and backup order, comma-separated.
+    pub fn columns(self) -> &'static str {
+        match self {
+            Table::Departments => "id, department",
+            Table::Jobs => "id, job",
+            Table::HiredEmployees => "id, name, hire_datetime, department_id, job_id",
+        }
+    }
+
+    /// How many columns the table has.
+    pub fn width(self) -> usize {
+        match self {
+            Table::HiredEmployees => 5,
+            Table::Departments | Table::Jobs => 2,
+        }
+    }
+
     /// The standard CSV file name, e.g. `hired_employees.csv`.
     pub fn file_name(self) -> String {
         format!("{}.csv", self.name())

@@ -329,11 +329,7 @@ async fn replace_postgres(
             copy_row(&row, chunk);
             chunk.len() >= COPY_CHUNK_BYTES
         });
-        let columns = match table {
-            Table::Departments => "id, department",
-            Table::Jobs => "id, job",
-            Table::HiredEmployees => "id, name, hire_datetime, department_id, job_id",
-        };
+        let columns = table.columns();
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
@@ -489,11 +485,7 @@ async fn insert_sqlite(
     progress: &Arc<Progress>,
 ) -> Result<(), AppError> {
     let rows = batch.len() as u64;
-    let (columns, width) = match table {
-        Table::Departments => ("id, department", 2),
-        Table::Jobs => ("id, job", 2),
-        Table::HiredEmployees => ("id, name, hire_datetime, department_id, job_id", 5),
-    };
+    let (columns, width) = (table.columns(), table.width());
     let placeholders = format!("({})", vec!["?"; width].join(", "));
     let mut values: Vec<Value> = Vec::with_capacity(batch.len() * width);
     for row in batch {

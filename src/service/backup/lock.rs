@@ -50,12 +50,12 @@ impl OperationLock {
                 let options = db.get_postgres_connection_pool().connect_options();
                 let mut connection = PgConnection::connect_with(&options)
                     .await
-                    .map_err(super::sqlx_error)?;
+                    .map_err(crate::service::pg_copy::db_err)?;
                 let locked: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(ADVISORY_KEY)
                     .fetch_one(&mut connection)
                     .await
-                    .map_err(super::sqlx_error)?;
+                    .map_err(crate::service::pg_copy::db_err)?;
                 if locked {
                     Ok(OperationLock::Postgres(connection))
                 } else {

@@ -24,7 +24,7 @@ use std::{
 use async_graphql::futures_util::{StreamExt, stream};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbBackend, sqlx};
+use sea_orm::{DatabaseConnection, DbBackend};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::{io::AsyncWriteExt, sync::mpsc};
@@ -162,21 +162,13 @@ pub struct RestoreReport {
     pub tables: Vec<RestoredTable>,
 }
 
-pub(crate) fn sqlx_error(err: sqlx::Error) -> AppError {
-    crate::service::pg_copy::db_err(err)
-}
-
 fn storage_error(err: anyhow::Error) -> AppError {
     tracing::error!(error = format!("{err:#}"), "backup storage failed");
     AppError::bad_input(
         "STORAGE_UNAVAILABLE",
-        format!("the backup storage failed: {}", root_message(&err)),
+        // The outermost message names the object and S3's error code; causes stay in the log.
+        format!("the backup storage failed: {err}"),
     )
-}
-
-/// The innermost message, which names the object and S3's error code, without file system paths.
-fn root_message(err: &anyhow::Error) -> String {
-    err.to_string()
 }
 
 /// A new set id: the UTC time to the second, and four random hex digits.

@@ -17,11 +17,11 @@ use sea_orm::{
 };
 use tokio::sync::mpsc;
 
-use super::{
-    avro::{Encoded, Row, TableEncoder},
-    sqlx_error,
+use super::avro::{Encoded, Row, TableEncoder};
+use crate::{
+    error::AppError,
+    service::{import::Table, pg_copy::db_err as sqlx_error},
 };
-use crate::{error::AppError, service::import::Table};
 
 /// Bytes of COPY data handed to the encoder at a time.
 const COPY_BATCH_BYTES: usize = 256 * 1024;
@@ -85,11 +85,7 @@ impl Snapshot {
 
     /// Sends every row of `table` to `feed`.
     pub async fn send(&mut self, table: Table, feed: mpsc::Sender<Feed>) -> Result<(), AppError> {
-        let columns = match table {
-            Table::Departments => "id, department",
-            Table::Jobs => "id, job",
-            Table::HiredEmployees => "id, name, hire_datetime, department_id, job_id",
-        };
+        let columns = table.columns();
         // Dimensions in id order; hires in storage order, which spares the
         // server an index scan (a restore does not depend on the order).
         let order = if table == Table::HiredEmployees {
