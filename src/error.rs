@@ -1,8 +1,70 @@
 //! The one error type at the boundary, with a stable code per variant.
+//!
+//! Each subsystem (backup, import) has its own error enum whose variants decide
+//! their code and [`ErrorClass`]; the class alone decides the HTTP status and
+//! the CLI exit code, so no caller matches on code strings.
 
 use async_graphql::ErrorExtensions;
+use axum::http::StatusCode;
 
 use sea_orm::{DbErr, RuntimeErr, sqlx};
+
+/// What kind of failure an error is: it decides the HTTP status and the CLI exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request or its arguments are wrong; the caller can fix them.
+    BadInput,
+    /// An input file could not be read.
+    UnreadableInput,
+    /// No valid credentials were sent.
+    Unauthenticated,
+    /// The credentials do not grant the operation.
+    Forbidden,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// Another operation holds what this one needs; retry when it has finished.
+    Busy,
+    /// Stored data (a backup set) failed its checks: checksum, schema, rows.
+    InvalidData,
+    /// The operation was refused because it would break stored data.
+    Refused,
+    /// A service the server depends on (database, backup storage) failed; retry later.
+    Unavailable,
+    /// A bug or an unexpected failure; the cause is logged, never shown.
+    Internal,
+}
+
+impl ErrorClass {
+    /// The HTTP status of a response that carries only this error.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorClass::BadInput | ErrorClass::UnreadableInput => StatusCode::BAD_REQUEST,
+            ErrorClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorClass::Forbidden => StatusCode::FORBIDDEN,
+            ErrorClass::NotFound => StatusCode::NOT_FOUND,
+            ErrorClass::Busy | ErrorClass::Refused => StatusCode::CONFLICT,
+            ErrorClass::InvalidData => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The CLI's exit code: 2 usage, 3 not found or unreadable input, 4 busy,
+    /// 5 invalid backup data, 6 refused, 1 anything else.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorClass::BadInput => 2,
+            ErrorClass::UnreadableInput | ErrorClass::NotFound => 3,
+            ErrorClass::Busy => 4,
+            ErrorClass::InvalidData => 5,
+            ErrorClass::Refused => 6,
+            ErrorClass::Unauthenticated
+            | ErrorClass::Forbidden
+            | ErrorClass::Unavailable
+            | ErrorClass::Internal => 1,
+        }
+    }
+}
 
 /// An error as clients see it: a stable `code` and a message that is safe to show.
 ///
@@ -23,6 +85,18 @@ pub enum AppError {
         /// What is wrong, in words a user can act on.
         message: String,
     },
+    /// A subsystem's error (see `service::backup::BackupError`): its variant
+    /// chose the code, class and message.
+    Service {
+        /// The class, which decides status and exit code.
+        class: ErrorClass,
+        /// The stable code, e.g. `BUSY` or `CHECKSUM_MISMATCH`.
+        code: &'static str,
+        /// What is wrong, safe to show.
+        message: String,
+        /// An internal cause, logged and shown on the operator's terminal only.
+        cause: Option<anyhow::Error>,
+    },
     /// The database did not answer; retrying later may help.
     DatabaseUnavailable(DbErr),
     /// SQLite is busy with another writer (such as an import); retrying later may help.
@@ -37,18 +111,42 @@ impl AppError {
         match self {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) => "FORBIDDEN",
-            AppError::BadInput { code, .. } => code,
+            AppError::BadInput { code, .. } | AppError::Service { code, .. } => code,
             AppError::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
             AppError::DatabaseBusy(_) => "DATABASE_BUSY",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
 
+    /// The class of failure, which decides the HTTP status and the CLI exit code.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AppError::Unauthenticated(_) => ErrorClass::Unauthenticated,
+            AppError::Forbidden(_) => ErrorClass::Forbidden,
+            AppError::BadInput { .. } => ErrorClass::BadInput,
+            AppError::Service { class, .. } => *class,
+            AppError::DatabaseUnavailable(_) | AppError::DatabaseBusy(_) => ErrorClass::Unavailable,
+            AppError::Internal(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// The HTTP status of a response that carries only this error.
+    pub fn status(&self) -> StatusCode {
+        self.class().status()
+    }
+
+    /// The CLI's exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        self.class().exit_code()
+    }
+
     /// The message that is safe to show to clients.
     pub fn public_message(&self) -> String {
         match self {
             AppError::Unauthenticated(message) | AppError::Forbidden(message) => message.clone(),
-            AppError::BadInput { message, .. } => message.clone(),
+            AppError::BadInput { message, .. } | AppError::Service { message, .. } => {
+                message.clone()
+            }
             AppError::DatabaseUnavailable(_) => {
                 "the database is unavailable; try again later".into()
             }
@@ -67,6 +165,11 @@ impl AppError {
                 format!("{}: {cause}", self.public_message())
             }
             AppError::Internal(cause) => format!("{cause:#}"),
+            AppError::Service {
+                message,
+                cause: Some(cause),
+                ..
+            } => format!("{message}: {cause:#}"),
             _ => self.public_message(),
         }
     }
@@ -91,6 +194,12 @@ impl AppError {
                     code = self.code(),
                     "internal error"
                 );
+            }
+            AppError::Service {
+                cause: Some(cause),
+                ..
+            } => {
+                tracing::error!(error = format!("{cause:#}"), code = self.code(), "operation failed");
             }
             _ => {}
         }
