@@ -145,7 +145,7 @@ pub struct BackupArgs {
     pub storage: StorageArgs,
     /// Tables to back up, comma-separated; every table when left out.
     #[arg(long, value_enum, value_delimiter = ',')]
-    pub tables: Option<Vec<crate::service::import::Table>>,
+    pub tables: Option<Vec<crate::rules::Table>>,
     /// Print the manifest as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -191,7 +191,7 @@ pub struct RestoreArgs {
     pub id: String,
     /// Tables to restore, comma-separated; every table of the set when left out.
     #[arg(long, value_enum, value_delimiter = ',')]
-    pub tables: Option<Vec<crate::service::import::Table>>,
+    pub tables: Option<Vec<crate::rules::Table>>,
     /// Check and load everything, then roll back instead of committing.
     #[arg(long)]
     pub dry_run: bool,

@@ -196,10 +196,13 @@ impl AppError {
                 );
             }
             AppError::Service {
-                cause: Some(cause),
-                ..
+                cause: Some(cause), ..
             } => {
-                tracing::error!(error = format!("{cause:#}"), code = self.code(), "operation failed");
+                tracing::error!(
+                    error = format!("{cause:#}"),
+                    code = self.code(),
+                    "operation failed"
+                );
             }
             _ => {}
         }

@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::Context;
 
-use crate::service::csv_input::csv_field;
+use crate::csv::csv_field;
 
 /// The twelve departments of the real samples.
 pub const DEPARTMENTS: [&str; 12] = [
@@ -236,43 +236,67 @@ pub fn generate(dir: &Path, settings: &GeneratorSettings) -> anyhow::Result<Gene
         "--from-year must not be after --to-year"
     );
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let create = |name: &str| -> anyhow::Result<BufWriter<File>> {
-        let path = dir.join(name);
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(BufWriter::with_capacity(1 << 20, file))
-    };
+    write_departments(create(dir, "departments.csv")?)?;
+    let jobs = write_jobs(create(dir, "jobs.csv")?, settings.bad_fraction > 0.0)?;
+    let bad_hires = write_hires(create(dir, "hired_employees.csv")?, settings)?;
+    Ok(GeneratedCounts {
+        departments: DEPARTMENTS.len() as u64,
+        jobs,
+        hires: settings.hires,
+        bad_hires,
+    })
+}
 
-    let mut departments = create("departments.csv")?;
+/// A buffered new file `name` in `dir`.
+fn create(dir: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
+    let path = dir.join(name);
+    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(BufWriter::with_capacity(1 << 20, file))
+}
+
+fn write_departments(mut out: BufWriter<File>) -> anyhow::Result<()> {
     for (index, name) in DEPARTMENTS.iter().enumerate() {
-        write!(departments, "{},", index + 1)?;
-        write_field(&mut departments, name)?;
-        departments.write_all(b"\n")?;
+        write!(out, "{},", index + 1)?;
+        write_field(&mut out, name)?;
+        out.write_all(b"\n")?;
     }
-    departments.flush()?;
+    out.flush()?;
+    Ok(())
+}
 
+/// Writes the job titles, plus one bad record when `with_bad` (a new id with a
+/// taken name); returns the records written.
+fn write_jobs(mut out: BufWriter<File>, with_bad: bool) -> anyhow::Result<u64> {
     let titles = job_titles();
-    let mut jobs = create("jobs.csv")?;
     for (index, title) in titles.iter().enumerate() {
-        write!(jobs, "{},", index + 1)?;
-        write_field(&mut jobs, title)?;
-        jobs.write_all(b"\n")?;
+        write!(out, "{},", index + 1)?;
+        write_field(&mut out, title)?;
+        out.write_all(b"\n")?;
     }
-    let mut job_records = titles.len() as u64;
-    if settings.bad_fraction > 0.0 {
-        // A new id with a taken name.
-        write!(jobs, "{},", titles.len() + 1)?;
-        write_field(&mut jobs, &titles[0])?;
-        jobs.write_all(b"\n")?;
-        job_records += 1;
+    let mut records = titles.len() as u64;
+    if with_bad {
+        write!(out, "{},", titles.len() + 1)?;
+        write_field(&mut out, &titles[0])?;
+        out.write_all(b"\n")?;
+        records += 1;
     }
-    jobs.flush()?;
+    out.flush()?;
+    Ok(records)
+}
 
-    let mut rng = SplitMix64(settings.seed);
-    let mut hires = create("hired_employees.csv")?;
-    let years = (settings.to_year - settings.from_year + 1) as u64;
-    let mut bad_hires = 0u64;
-    let mut last_good_id = None;
-    for id in 1..=settings.hires {
+/// One generated hire's values.
+struct GeneratedHire {
+    datetime: String,
+    first: &'static str,
+    name: String,
+    department: usize,
+    job: u64,
+}
+
+impl GeneratedHire {
+    /// Draws a hire; the order of draws is part of what a seed reproduces.
+    fn draw(rng: &mut SplitMix64, settings: &GeneratorSettings) -> Self {
+        let years = (settings.to_year - settings.from_year + 1) as u64;
         let year = settings.from_year + rng.below(years) as i32;
         let month = rng.weighted(&MONTH_WEIGHTS) as u32 + 1;
         let day = rng.below(u64::from(days_in_month(year, month))) as u32 + 1;
@@ -285,67 +309,93 @@ pub fn generate(dir: &Path, settings: &GeneratorSettings) -> anyhow::Result<Gene
         );
         let first = FIRST_NAMES[rng.below(FIRST_NAMES.len() as u64) as usize];
         let last = LAST_NAMES[rng.below(LAST_NAMES.len() as u64) as usize];
-        let name = format!("{first} {last}");
-        let department = rng.weighted(&DEPARTMENT_WEIGHTS) + 1;
-        let job = rng.below(JOB_COUNT as u64) + 1;
+        Self {
+            datetime,
+            first,
+            name: format!("{first} {last}"),
+            department: rng.weighted(&DEPARTMENT_WEIGHTS) + 1,
+            job: rng.below(JOB_COUNT as u64) + 1,
+        }
+    }
+}
 
+/// Writes the hires, a fraction of them invalid; returns how many are invalid.
+fn write_hires(mut out: BufWriter<File>, settings: &GeneratorSettings) -> anyhow::Result<u64> {
+    let mut rng = SplitMix64(settings.seed);
+    let mut bad_hires = 0u64;
+    let mut last_good_id = None;
+    for id in 1..=settings.hires {
+        let hire = GeneratedHire::draw(&mut rng, settings);
         if settings.bad_fraction > 0.0 && rng.chance(settings.bad_fraction) {
             let kind = (bad_hires % BAD_KINDS as u64) as usize;
             bad_hires += 1;
-            match kind {
-                // WRONG_FIELD_COUNT
-                0 => writeln!(hires, "{id},{first},{datetime},{department}")?,
-                // MISSING_FIELD
-                1 => writeln!(hires, "{id},,{datetime},{department},{job}")?,
-                // INVALID_ID
-                2 => writeln!(hires, "-{id},{first},{datetime},{department},{job}")?,
-                // NAME_TOO_LONG
-                3 => writeln!(
-                    hires,
-                    "{id},{},{datetime},{department},{job}",
-                    "x".repeat(300)
-                )?,
-                // INVALID_DATETIME: no offset
-                4 => writeln!(hires, "{id},{first},{},{department},{job}", &datetime[..19])?,
-                // UNKNOWN_DEPARTMENT
-                5 => writeln!(
-                    hires,
-                    "{id},{first},{datetime},{},{job}",
-                    DEPARTMENTS.len() + 900
-                )?,
-                // UNKNOWN_JOB
-                6 => writeln!(
-                    hires,
-                    "{id},{first},{datetime},{department},{}",
-                    JOB_COUNT + 9000
-                )?,
-                // DUPLICATE_ID: an earlier id, different content
-                7 => match last_good_id {
-                    Some(earlier) => writeln!(
-                        hires,
-                        "{earlier},Duplicate {first},{datetime},{department},{job}"
-                    )?,
-                    None => writeln!(hires, "{id},{first},{datetime},{department}")?,
-                },
-                // INVALID_ENCODING
-                _ => {
-                    write!(hires, "{id},")?;
-                    hires.write_all(b"Bad\xff\xfeName")?;
-                    writeln!(hires, ",{datetime},{department},{job}")?;
-                }
-            }
+            write_bad_hire(&mut out, kind, id, &hire, last_good_id)?;
             continue;
         }
-        write!(hires, "{id},")?;
-        write_field(&mut hires, &name)?;
-        writeln!(hires, ",{datetime},{department},{job}")?;
+        write!(out, "{id},")?;
+        write_field(&mut out, &hire.name)?;
+        writeln!(out, ",{},{},{}", hire.datetime, hire.department, hire.job)?;
         last_good_id = Some(id);
     }
-    hires.flush()?;
-    Ok(GeneratedCounts {
-        departments: DEPARTMENTS.len() as u64,
-        jobs: job_records,
-        hires: settings.hires,
-        bad_hires,
-    })
+    out.flush()?;
+    Ok(bad_hires)
+}
+
+/// Writes hire `id` broken in the way `kind` names.
+fn write_bad_hire(
+    out: &mut impl Write,
+    kind: usize,
+    id: u64,
+    hire: &GeneratedHire,
+    last_good_id: Option<u64>,
+) -> std::io::Result<()> {
+    let GeneratedHire {
+        datetime,
+        first,
+        department,
+        job,
+        ..
+    } = hire;
+    match kind {
+        // WRONG_FIELD_COUNT
+        0 => writeln!(out, "{id},{first},{datetime},{department}"),
+        // MISSING_FIELD
+        1 => writeln!(out, "{id},,{datetime},{department},{job}"),
+        // INVALID_ID
+        2 => writeln!(out, "-{id},{first},{datetime},{department},{job}"),
+        // NAME_TOO_LONG
+        3 => writeln!(
+            out,
+            "{id},{},{datetime},{department},{job}",
+            "x".repeat(300)
+        ),
+        // INVALID_DATETIME: no offset
+        4 => writeln!(out, "{id},{first},{},{department},{job}", &datetime[..19]),
+        // UNKNOWN_DEPARTMENT
+        5 => writeln!(
+            out,
+            "{id},{first},{datetime},{},{job}",
+            DEPARTMENTS.len() + 900
+        ),
+        // UNKNOWN_JOB
+        6 => writeln!(
+            out,
+            "{id},{first},{datetime},{department},{}",
+            JOB_COUNT + 9000
+        ),
+        // DUPLICATE_ID: an earlier id, different content
+        7 => match last_good_id {
+            Some(earlier) => writeln!(
+                out,
+                "{earlier},Duplicate {first},{datetime},{department},{job}"
+            ),
+            None => writeln!(out, "{id},{first},{datetime},{department}"),
+        },
+        // INVALID_ENCODING
+        _ => {
+            write!(out, "{id},")?;
+            out.write_all(b"Bad\xff\xfeName")?;
+            writeln!(out, ",{datetime},{department},{job}")
+        }
+    }
 }

@@ -32,12 +32,8 @@ use tracing::Level;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    AppState,
-    auth::Caller,
-    build_schema,
-    error::AppError,
-    graphql::AppSchema,
-    service::{csv_input::csv_field, reports},
+    AppState, auth::Caller, build_schema, csv::csv_field, error::AppError, graphql::AppSchema,
+    service::reports,
 };
 
 #[derive(Clone)]

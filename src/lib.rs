@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod error;
 pub mod generator;
@@ -13,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod rules;
 pub mod service;
 pub mod telemetry;
 pub mod web;

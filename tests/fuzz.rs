@@ -7,11 +7,10 @@ mod common;
 
 use std::sync::{OnceLock, atomic::AtomicU64};
 
-use hiring_analytics::service::{
-    backup::avro::{self, ScanProblem},
-    csv_input::CsvRecords,
-    import::Table,
-    ingest::{Dimension, parse_dimension_record, parse_hire_record},
+use hiring_analytics::{
+    csv::CsvRecords,
+    rules::{Dimension, Table, parse_dimension_record, parse_hire_record},
+    service::backup::avro::{self, ScanProblem},
 };
 use proptest::prelude::*;
 

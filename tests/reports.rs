@@ -13,7 +13,8 @@ use chrono::{DateTime, Datelike, Utc};
 use common::{TestDb, send};
 use hiring_analytics::{
     AppState, app, build_schema,
-    service::import::{ImportProgress, Table, import_csv},
+    rules::Table,
+    service::import::{ImportProgress, import_csv},
 };
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use serde_json::{Value, json};

@@ -81,7 +81,7 @@ impl MigrationTrait for Migration {
                             THEN CURRENT_TIMESTAMP END",
         )
         .await?;
-        db.execute_unprepared(&crate::rollup_backfill_sql(manager.get_database_backend()))
+        db.execute_unprepared(&rollup_backfill_sql(manager.get_database_backend()))
             .await?;
         Ok(())
     }
@@ -94,4 +94,33 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table(HiresRollup::Table).to_owned())
             .await
     }
+}
+
+/// Fills an empty `hires_rollup` from `hired_employees`: hires per year,
+/// department and job, per quarter, in UTC.
+///
+/// A frozen copy: the runtime's own rebuild lives in the server's rollup
+/// module, and a migration must never change because runtime code did.
+fn rollup_backfill_sql(backend: sea_orm_migration::sea_orm::DatabaseBackend) -> String {
+    let (year, quarter) = match backend {
+        sea_orm_migration::sea_orm::DatabaseBackend::Postgres => (
+            "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer",
+            "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::smallint",
+        ),
+        // SQLite stores every instant as UTC RFC 3339 text.
+        _ => (
+            "CAST(substr(hire_datetime, 1, 4) AS INTEGER)",
+            "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
+        ),
+    };
+    let per_quarter = |q: u8| format!("SUM(CASE WHEN {quarter} = {q} THEN 1 ELSE 0 END)");
+    format!(
+        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+         SELECT {year}, department_id, job_id, {}, {}, {}, {}
+         FROM hired_employees GROUP BY 1, 2, 3",
+        per_quarter(1),
+        per_quarter(2),
+        per_quarter(3),
+        per_quarter(4),
+    )
 }

@@ -1,29 +1,17 @@
 //! `backup`, `backups`, `verify` and `restore`: the same service code as the GraphQL mutations.
 
-use std::{
-    io::IsTerminal,
-    sync::Arc,
-    time::{Duration, Instant},
+use std::{sync::Arc, time::Duration};
+
+use super::{
+    Failure,
+    progress::{Watched, shows_bar, watch},
 };
-
-use indicatif::{ProgressBar, ProgressStyle};
-
-use super::Failure;
 use crate::{
     config::{BackupArgs, BackupsArgs, ProgressMode, RestoreArgs, StorageArgs, VerifyArgs},
     db::{self, PoolSettings},
     error::AppError,
     service::backup::{self, Backups, Manifest, Progress, Storage},
 };
-
-/// Exit code when the backup set does not exist.
-pub const EXIT_NOT_FOUND: u8 = 3;
-/// Exit code when another backup or restore is running.
-pub const EXIT_BUSY: u8 = 4;
-/// Exit code when a backup set fails its checks (checksum, schema, rows).
-pub const EXIT_INVALID_BACKUP: u8 = 5;
-/// Exit code when a restore is refused because it would break references.
-pub const EXIT_REFUSED: u8 = 6;
 
 /// The backup store the flags describe.
 pub async fn backups_from(args: &StorageArgs) -> Result<Backups, Failure> {
@@ -39,30 +27,9 @@ pub async fn backups_from(args: &StorageArgs) -> Result<Backups, Failure> {
 /// A service error as a process failure, with its code in the message.
 fn failure(err: AppError) -> Failure {
     err.log();
-    let exit_code = match err.code() {
-        "BACKUP_NOT_FOUND" => EXIT_NOT_FOUND,
-        "BUSY" => EXIT_BUSY,
-        "CHECKSUM_MISMATCH"
-        | "CORRUPT_BACKUP"
-        | "SCHEMA_MISMATCH"
-        | "ROW_COUNT_MISMATCH"
-        | "INVALID_BACKUP_DATA"
-        | "UNSUPPORTED_BACKUP_FORMAT" => EXIT_INVALID_BACKUP,
-        "RESTORE_BREAKS_REFERENCES" => EXIT_REFUSED,
-        "INVALID_BACKUP_ID" | "TABLE_NOT_IN_BACKUP" | "INVALID_TABLES" => 2,
-        _ => 1,
-    };
     Failure {
-        exit_code,
+        exit_code: err.exit_code(),
         error: anyhow::anyhow!("{}: {}", err.code(), err.detail()),
-    }
-}
-
-fn show_bar(mode: ProgressMode) -> bool {
-    match mode {
-        ProgressMode::Auto => std::io::stderr().is_terminal(),
-        ProgressMode::Bar => true,
-        ProgressMode::Log => false,
     }
 }
 
@@ -72,7 +39,7 @@ async fn with_progress<T>(
     progress: Arc<Progress>,
     work: impl Future<Output = Result<T, AppError>>,
 ) -> Result<T, Failure> {
-    let watcher = tokio::spawn(watch(Arc::clone(&progress), show_bar(mode)));
+    let watcher = tokio::spawn(watch(Arc::new(Operation(progress)), shows_bar(mode)));
     let outcome = tokio::select! {
         outcome = work => outcome.map_err(failure),
         _ = tokio::signal::ctrl_c() => Err(Failure {
@@ -87,34 +54,30 @@ async fn with_progress<T>(
     outcome
 }
 
-async fn watch(progress: Arc<Progress>, show_bar: bool) {
-    let started = Instant::now();
-    if show_bar {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {prefix:16} {human_pos:>11} rows {per_sec:>16} {elapsed:>4} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+/// A backup, verification or restore, as the progress display sees it.
+struct Operation(Arc<Progress>);
+
+impl Watched for Operation {
+    fn label(&self) -> &'static str {
+        self.0.table().map(|t| t.name()).unwrap_or("-")
+    }
+
+    fn rows(&self) -> u64 {
+        self.0.rows()
+    }
+
+    fn phase(&self) -> &'static str {
+        self.0.phase()
+    }
+
+    fn log(&self, elapsed: Duration) {
+        tracing::info!(
+            table = self.0.table().map(|t| t.name()),
+            rows = self.rows(),
+            phase = self.phase(),
+            seconds = elapsed.as_secs(),
+            "progress"
         );
-        let _finish = super::import::FinishOnDrop(bar.clone());
-        loop {
-            bar.set_prefix(progress.table().map(|t| t.name()).unwrap_or("-"));
-            bar.set_position(progress.rows());
-            bar.set_message(progress.phase());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    } else {
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            tracing::info!(
-                table = progress.table().map(|t| t.name()),
-                rows = progress.rows(),
-                phase = progress.phase(),
-                seconds = started.elapsed().as_secs(),
-                "progress"
-            );
-        }
     }
 }
 

@@ -2,20 +2,22 @@
 
 use std::{
     fs::File,
-    io::IsTerminal,
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::DatabaseConnection;
 
-use super::Failure;
+use super::{
+    Failure,
+    progress::{Watched, shows_bar, watch},
+};
 use crate::{
-    config::{ImportArgs, ProgressMode},
+    config::ImportArgs,
     db::{self, PoolSettings},
-    service::import::{self, ImportProgress, Table, TableSummary},
+    rules::Table,
+    service::import::{self, ImportProgress, TableSummary},
 };
 
 /// Exit code for a missing or unreadable input file.
@@ -70,16 +72,16 @@ pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), Failure> {
     let files = input_files(&args)?;
     let db = db::connect(database_url, PoolSettings::default()).await?;
     db::migrate(&db).await?;
-    let show_bar = match args.progress {
-        ProgressMode::Auto => std::io::stderr().is_terminal(),
-        ProgressMode::Bar => true,
-        ProgressMode::Log => false,
-    };
+    let show_bar = shows_bar(args.progress);
 
     let mut summaries = Vec::new();
     for (table, path, file) in files {
         let progress = Arc::new(ImportProgress::default());
-        let watcher = tokio::spawn(watch(table, Arc::clone(&progress), show_bar));
+        let watched = Arc::new(TableImport {
+            table,
+            progress: Arc::clone(&progress),
+        });
+        let watcher = tokio::spawn(watch(watched, show_bar));
         let outcome = tokio::select! {
             outcome = load(&db, table, &path, file, Arc::clone(&progress)) => outcome,
             _ = tokio::signal::ctrl_c() => {
@@ -114,53 +116,46 @@ async fn load(
         .await
         .map_err(|err| {
             err.log();
-            Failure::from(anyhow::anyhow!(
-                "importing {} into {table} failed: {}",
-                path.display(),
-                err.detail()
-            ))
+            Failure {
+                exit_code: err.exit_code(),
+                error: anyhow::anyhow!(
+                    "importing {} into {table} failed: {}",
+                    path.display(),
+                    err.detail()
+                ),
+            }
         })
 }
 
-/// Shows progress until aborted: a bar with rows/s on a terminal, log lines otherwise.
-async fn watch(table: Table, progress: Arc<ImportProgress>, show_bar: bool) {
-    let started = Instant::now();
-    if show_bar {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {prefix:16} {human_pos:>11} rows {per_sec:>16} {elapsed:>4} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_prefix(table.name());
-        let _finish = FinishOnDrop(bar.clone());
-        loop {
-            bar.set_position(progress.rows_read());
-            bar.set_message(progress.phase());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    } else {
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let rows = progress.rows_read();
-            let seconds = started.elapsed().as_secs_f64().max(0.001);
-            tracing::info!(
-                table = table.name(),
-                rows,
-                rows_per_second = (rows as f64 / seconds) as u64,
-                phase = progress.phase(),
-                "import progress"
-            );
-        }
-    }
+/// One table's import, as the progress display sees it.
+struct TableImport {
+    table: Table,
+    progress: Arc<ImportProgress>,
 }
 
-pub(super) struct FinishOnDrop(pub(super) ProgressBar);
+impl Watched for TableImport {
+    fn label(&self) -> &'static str {
+        self.table.name()
+    }
 
-impl Drop for FinishOnDrop {
-    fn drop(&mut self) {
-        self.0.finish_and_clear();
+    fn rows(&self) -> u64 {
+        self.progress.rows_read()
+    }
+
+    fn phase(&self) -> &'static str {
+        self.progress.phase()
+    }
+
+    fn log(&self, elapsed: Duration) {
+        let rows = self.rows();
+        let seconds = elapsed.as_secs_f64().max(0.001);
+        tracing::info!(
+            table = self.table.name(),
+            rows,
+            rows_per_second = (rows as f64 / seconds) as u64,
+            phase = self.phase(),
+            "import progress"
+        );
     }
 }
 

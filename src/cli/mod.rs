@@ -5,6 +5,7 @@ mod generate;
 mod healthcheck;
 mod import;
 mod migrate;
+mod progress;
 mod schema;
 mod serve;
 

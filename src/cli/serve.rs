@@ -148,7 +148,7 @@ async fn load_demo_data(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> 
         to_year: 2023,
     };
     crate::generator::generate(dir.path(), &settings)?;
-    for table in crate::service::import::Table::ALL {
+    for table in crate::rules::Table::ALL {
         let path = dir.path().join(table.file_name());
         let file =
             std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;

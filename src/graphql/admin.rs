@@ -13,8 +13,9 @@ use crate::{
     auth::AdminAccess,
     error::AppError,
     metrics::Outcome,
+    rules::Table,
     service::{
-        import::{self, ImportProgress, Table, TableSummary},
+        import::{self, ImportProgress, TableSummary},
         rejected,
     },
 };

@@ -10,10 +10,8 @@ use crate::{
     auth::AdminAccess,
     error::AppError,
     metrics::Outcome,
-    service::{
-        backup::{self, Manifest, Progress},
-        import::Table,
-    },
+    rules::Table,
+    service::backup::{self, Manifest, Progress},
 };
 
 /// One table of a backup set.

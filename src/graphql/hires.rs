@@ -16,9 +16,10 @@ use super::{
 use crate::{
     auth::WriteAccess,
     error::AppError,
+    rules::{Dimension, RawRecord},
     service::{
         hires_list::{self, HirePage},
-        ingest::{self, Dimension, RawRecord},
+        ingest,
     },
 };
 

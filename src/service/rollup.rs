@@ -3,6 +3,9 @@
 //! Every write that adds hires adds the same counts to `hires_rollup`, and
 //! stamps `report_state.hires_changed_at`, in its own transaction; so the
 //! reports, which read only the rollup, always equal the raw aggregate.
+//!
+//! This module owns every statement that writes the rollup or the stamp, and
+//! the quarter arithmetic: once in Rust, once per SQL dialect.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +13,115 @@ use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
 use entity::{hires_rollup, report_state};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait, OnConflict},
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryTrait,
+    sea_query::Expr,
+    sqlx::{self, Postgres, Transaction},
 };
+
+use crate::{db::postgres::sqlx_error, error::AppError};
+
+/// The UTC year and quarter of `hire_datetime` in PostgreSQL.
+const POSTGRES_YEAR_QUARTER: (&str, &str) = (
+    "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer",
+    "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::integer",
+);
+
+/// The UTC year and quarter of `hire_datetime` in SQLite, which stores every
+/// instant as UTC RFC 3339 text.
+const SQLITE_YEAR_QUARTER: (&str, &str) = (
+    "CAST(substr(hire_datetime, 1, 4) AS INTEGER)",
+    "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
+);
+
+/// How a cell that exists already takes new counts, in every upsert.
+const ADD_TO_EXISTING_CELL: &str = "ON CONFLICT (year, department_id, job_id) DO UPDATE SET
+    q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
+    q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4";
+
+/// Moves the stamp to `$1` unless it is newer already.
+const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
+    WHERE hires_changed_at IS NULL OR hires_changed_at < $1";
 
 /// The year and quarter (1 to 4) of an instant, in UTC.
 pub fn year_quarter(at: &DateTime<Utc>) -> (i32, i16) {
     (at.year(), at.month().div_ceil(3) as i16)
+}
+
+/// Fills an empty `hires_rollup` from every stored hire (after a restore).
+pub fn rebuild_sql(backend: DbBackend) -> String {
+    let (year, quarter) = match backend {
+        DbBackend::Postgres => POSTGRES_YEAR_QUARTER,
+        _ => SQLITE_YEAR_QUARTER,
+    };
+    let per_quarter = |q: u8| format!("SUM(CASE WHEN {quarter} = {q} THEN 1 ELSE 0 END)");
+    format!(
+        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+         SELECT {year}, department_id, job_id, {}, {}, {}, {}
+         FROM hired_employees GROUP BY 1, 2, 3",
+        per_quarter(1),
+        per_quarter(2),
+        per_quarter(3),
+        per_quarter(4),
+    )
+}
+
+/// PostgreSQL: an upsert that adds the hires of `source` (a table or CTE with
+/// `hire_datetime`, `department_id` and `job_id`) to the rollup.
+pub fn postgres_add_from(source: &str) -> String {
+    let (year, quarter) = POSTGRES_YEAR_QUARTER;
+    format!(
+        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+    SELECT year, department_id, job_id,
+           count(*) FILTER (WHERE quarter = 1), count(*) FILTER (WHERE quarter = 2),
+           count(*) FILTER (WHERE quarter = 3), count(*) FILTER (WHERE quarter = 4)
+    FROM (SELECT {year} AS year, {quarter} AS quarter, department_id, job_id
+          FROM {source}) parts
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    {ADD_TO_EXISTING_CELL}"
+    )
+}
+
+/// PostgreSQL: adds counts gathered in Rust to the rollup, in the caller's transaction.
+pub async fn postgres_apply(
+    tx: &mut Transaction<'_, Postgres>,
+    delta: &RollupDelta,
+) -> Result<(), AppError> {
+    if delta.is_empty() {
+        return Ok(());
+    }
+    let columns = delta.columns();
+    let sql = format!(
+        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+    SELECT * FROM UNNEST($1::integer[], $2::integer[], $3::integer[],
+                         $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+    {ADD_TO_EXISTING_CELL}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(columns.years)
+        .bind(columns.department_ids)
+        .bind(columns.job_ids)
+        .bind(columns.q1)
+        .bind(columns.q2)
+        .bind(columns.q3)
+        .bind(columns.q4)
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(())
+}
+
+/// PostgreSQL: stamps `report_state.hires_changed_at` with the current time; it never moves back.
+pub async fn postgres_mark_hires_changed(
+    tx: &mut Transaction<'_, Postgres>,
+) -> Result<(), AppError> {
+    sqlx::query(STAMP_POSTGRES)
+        .bind(now())
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(())
 }
 
 /// The current time at the precision both backends store.
@@ -87,24 +192,7 @@ pub async fn apply(txn: &impl ConnectionTrait, delta: &RollupDelta) -> Result<()
     }
     let cells: Vec<_> = delta.cells.iter().collect();
     for chunk in cells.chunks(1_000) {
-        let mut on_conflict = OnConflict::columns([
-            hires_rollup::Column::Year,
-            hires_rollup::Column::DepartmentId,
-            hires_rollup::Column::JobId,
-        ]);
-        for (column, name) in [
-            (hires_rollup::Column::Q1, "q1"),
-            (hires_rollup::Column::Q2, "q2"),
-            (hires_rollup::Column::Q3, "q3"),
-            (hires_rollup::Column::Q4, "q4"),
-        ] {
-            on_conflict.value(
-                column,
-                Expr::col((hires_rollup::Entity, column))
-                    .add(Expr::cust(format!("excluded.{name}"))),
-            );
-        }
-        hires_rollup::Entity::insert_many(chunk.iter().map(
+        let mut upsert = hires_rollup::Entity::insert_many(chunk.iter().map(
             |((year, department_id, job_id), quarters)| hires_rollup::ActiveModel {
                 year: Set(*year),
                 department_id: Set(*department_id),
@@ -115,9 +203,9 @@ pub async fn apply(txn: &impl ConnectionTrait, delta: &RollupDelta) -> Result<()
                 q4: Set(quarters[3]),
             },
         ))
-        .on_conflict(on_conflict)
-        .exec_without_returning(txn)
-        .await?;
+        .build(txn.get_database_backend());
+        upsert.sql = format!("{} {ADD_TO_EXISTING_CELL}", upsert.sql);
+        txn.execute_raw(upsert).await?;
     }
     mark_hires_changed(txn).await
 }

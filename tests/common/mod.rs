@@ -594,7 +594,7 @@ pub async fn load_generated(t: &TestDb, settings: hiring_analytics::generator::G
 
 /// Imports the three standard files of `dir` into `t` with the library's CSV import.
 pub async fn import_dir(t: &TestDb, dir: &Path) {
-    for table in hiring_analytics::service::import::Table::ALL {
+    for table in hiring_analytics::rules::Table::ALL {
         let file = std::fs::File::open(dir.join(table.file_name())).unwrap();
         hiring_analytics::service::import::import_csv(
             &t.db,

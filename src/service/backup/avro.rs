@@ -17,16 +17,12 @@ use std::{
 
 use apache_avro::{Codec, Reader, Schema, Writer, ZstandardSettings};
 use bytes::Bytes;
-use chrono::{DateTime, Datelike, Utc};
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use crate::service::{
-    import::Table,
-    ingest::{Problem, check_name as check_name_rules, reason},
-};
+use crate::rules::{HireInstant, Name, Problem, RowId, Table, reason};
 
 /// The codec named in manifests.
 pub const CODEC_NAME: &str = "zstandard";
@@ -433,8 +429,8 @@ fn check_row(
         Row::Dimension { id, name } | Row::Hire { id, name, .. } => (*id, name.as_ref()),
     };
     let fail = |problem: Problem| (id, problem);
-    positive_id("id", id).map_err(fail)?;
-    check_name(name).map_err(fail)?;
+    RowId::new("id", id).map_err(fail)?;
+    Name::parse_stored(name).map_err(fail)?;
     if !scan.ids.insert(id as u32) {
         return Err(fail(Problem::new(
             Some("id"),
@@ -458,61 +454,14 @@ fn check_row(
             job_id,
             ..
         } => {
-            micros_to_datetime(*micros).map_err(fail)?;
-            positive_id("department_id", *department_id).map_err(fail)?;
-            positive_id("job_id", *job_id).map_err(fail)?;
+            HireInstant::from_micros(*micros).map_err(fail)?;
+            RowId::new("department_id", *department_id).map_err(fail)?;
+            RowId::new("job_id", *job_id).map_err(fail)?;
             scan.departments.insert(*department_id as u32);
             scan.jobs.insert(*job_id as u32);
         }
     }
     Ok(())
-}
-
-/// A stored name: not empty, no surrounding blanks (imports trim them), and the import's rules.
-fn check_name(name: &str) -> Result<(), Problem> {
-    if name.trim().is_empty() {
-        return Err(Problem::new(
-            Some("name"),
-            reason::MISSING_FIELD,
-            "the name is empty",
-        ));
-    }
-    if name.trim() != name {
-        return Err(Problem::new(
-            Some("name"),
-            reason::INVALID_CHARACTER,
-            format!("the name {name:?} has leading or trailing blanks"),
-        ));
-    }
-    check_name_rules("name", name)
-}
-
-fn positive_id(field: &'static str, value: i32) -> Result<(), Problem> {
-    if value > 0 {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            Some(field),
-            reason::INVALID_ID,
-            format!(
-                "{field} must be a whole number from 1 to {}, got {value}",
-                i32::MAX
-            ),
-        ))
-    }
-}
-
-/// A hire time from microseconds since the Unix epoch, within the years 1 to 9999.
-pub fn micros_to_datetime(micros: i64) -> Result<DateTime<Utc>, Problem> {
-    DateTime::from_timestamp_micros(micros)
-        .filter(|at| (1..=9999).contains(&at.year()))
-        .ok_or_else(|| {
-            Problem::new(
-                Some("hire_datetime"),
-                reason::INVALID_DATETIME,
-                format!("{micros} microseconds since 1970 is outside the years 1 to 9999"),
-            )
-        })
 }
 
 #[cfg(test)]

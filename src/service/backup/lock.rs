@@ -36,10 +36,7 @@ pub enum OperationLock {
 }
 
 fn busy() -> AppError {
-    AppError::bad_input(
-        "BUSY",
-        "another backup or restore is running; try again when it has finished",
-    )
+    AppError::from(super::error::BackupError::Busy)
 }
 
 impl OperationLock {
@@ -50,12 +47,12 @@ impl OperationLock {
                 let options = db.get_postgres_connection_pool().connect_options();
                 let mut connection = PgConnection::connect_with(&options)
                     .await
-                    .map_err(crate::service::pg_copy::db_err)?;
+                    .map_err(crate::db::postgres::sqlx_error)?;
                 let locked: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(ADVISORY_KEY)
                     .fetch_one(&mut connection)
                     .await
-                    .map_err(crate::service::pg_copy::db_err)?;
+                    .map_err(crate::db::postgres::sqlx_error)?;
                 if locked {
                     Ok(OperationLock::Postgres(connection))
                 } else {

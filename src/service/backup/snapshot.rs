@@ -18,10 +18,7 @@ use sea_orm::{
 use tokio::sync::mpsc;
 
 use super::avro::{Encoded, Row, TableEncoder};
-use crate::{
-    error::AppError,
-    service::{import::Table, pg_copy::db_err as sqlx_error},
-};
+use crate::{db::postgres::sqlx_error, error::AppError, rules::Table};
 
 /// Bytes of COPY data handed to the encoder at a time.
 const COPY_BATCH_BYTES: usize = 256 * 1024;

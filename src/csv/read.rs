@@ -12,10 +12,7 @@ use std::{
     io::{BufRead, BufReader, Read},
 };
 
-use super::ingest::{Problem, RawRecord, reason};
-
-/// Rows per batch handed from the reader to the loader.
-pub const BATCH_ROWS: usize = 4_000;
+use crate::rules::{Problem, RawRecord, reason};
 
 /// The longest line accepted; valid records are far shorter.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -181,24 +178,6 @@ fn to_raw_record(position: i64, fields: Vec<Cow<'_, [u8]>>, line: &[u8]) -> RawR
             .then(|| String::from_utf8_lossy(line).into_owned()),
         problem,
     }
-}
-
-/// One field as CSV: quoted when it holds a comma, a quote or a line break.
-pub fn csv_field(value: &str) -> Cow<'_, str> {
-    if value.contains([',', '"', '\n', '\r']) {
-        Cow::Owned(format!("\"{}\"", value.replace('"', "\"\"")))
-    } else {
-        Cow::Borrowed(value)
-    }
-}
-
-/// Writes fields back as one CSV line; used for the rejection log.
-pub fn to_csv_line(fields: &[String]) -> String {
-    fields
-        .iter()
-        .map(|field| csv_field(field))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 #[cfg(test)]

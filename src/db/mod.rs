@@ -1,4 +1,6 @@
-//! Opening the database and applying migrations.
+//! Opening the database, applying migrations, and starting write transactions.
+
+pub mod postgres;
 
 use std::time::Duration;
 

@@ -1,0 +1,98 @@
+//! What an import did, and how far it has got.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use serde::Serialize;
+
+use crate::{rules::Table, service::ingest::InsertReport};
+
+/// What an import did to one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSummary {
+    /// The table loaded.
+    pub table: Table,
+    /// Records read from the file.
+    pub read: u64,
+    /// Rows newly stored.
+    pub inserted: u64,
+    /// Rows already stored with the same content.
+    pub unchanged: u64,
+    /// Rows refused (each is in the rejected-row log).
+    pub rejected: u64,
+    /// Refused rows per reason code.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+}
+
+impl TableSummary {
+    /// An empty summary for `table`.
+    pub fn new(table: Table) -> Self {
+        Self {
+            table,
+            read: 0,
+            inserted: 0,
+            unchanged: 0,
+            rejected: 0,
+            rejected_by_reason: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one verdict count: `INSERTED`, `UNCHANGED` or a rejection reason code.
+    pub fn count(&mut self, verdict: &str, rows: u64) {
+        self.read += rows;
+        match verdict {
+            "INSERTED" => self.inserted += rows,
+            "UNCHANGED" => self.unchanged += rows,
+            code => {
+                self.rejected += rows;
+                *self.rejected_by_reason.entry(code.to_owned()).or_default() += rows;
+            }
+        }
+    }
+
+    /// Adds what one checked batch did.
+    pub fn add(&mut self, report: &InsertReport) {
+        self.count("INSERTED", report.inserted);
+        self.count("UNCHANGED", report.unchanged);
+        for row in &report.rejected {
+            self.count(row.code, 1);
+        }
+    }
+}
+
+/// Live progress of an import, read by whoever shows it.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    rows_read: AtomicU64,
+    phase: Mutex<&'static str>,
+}
+
+impl ImportProgress {
+    /// Records read so far in the current table.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read.load(Ordering::Relaxed)
+    }
+
+    /// What the import is doing now, e.g. `reading` or `building indexes`.
+    pub fn phase(&self) -> &'static str {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_phase(&self, phase: &'static str) {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
+    }
+
+    pub(crate) fn add_rows(&self, rows: u64) {
+        self.rows_read.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    pub(crate) fn restart(&self) {
+        self.rows_read.store(0, Ordering::Relaxed);
+        self.set_phase("reading");
+    }
+}
