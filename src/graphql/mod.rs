@@ -2,7 +2,7 @@
 
 mod admin;
 mod backup;
-mod directory;
+mod dimensions;
 mod error_codes;
 mod hires;
 mod loaders;
@@ -28,7 +28,7 @@ pub const DEFAULT_MAX_COMPLEXITY: usize = 1_000;
 /// Every query field.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
-    directory::DirectoryQuery,
+    dimensions::DimensionsQuery,
     hires::HiresQuery,
     reports::ReportsQuery,
     admin::AdminQuery,

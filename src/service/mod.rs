@@ -4,10 +4,10 @@
 pub mod backup;
 pub mod charts;
 pub mod csv_input;
-pub mod directory;
 pub mod hires_list;
 pub mod import;
 pub mod ingest;
+pub mod lookups;
 pub mod pg_copy;
 pub mod rejected;
 pub mod reports;
