@@ -36,7 +36,7 @@ use crate::{
     auth::Caller,
     build_schema,
     error::AppError,
-    graphql::AppSchema,
+    graphql::schema::AppSchema,
     service::{csv_input::csv_field, reports},
 };
 

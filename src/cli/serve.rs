@@ -9,10 +9,11 @@ use tokio::{net::TcpListener, sync::Notify};
 
 use super::Failure;
 use crate::{
-    AppState, QueryLimits,
     auth::AccessPolicy,
     config::ServeArgs,
     db::{self, PoolSettings},
+    graphql::query_limits::QueryLimits,
+    state::AppState,
 };
 
 /// Migrates the database, then serves until SIGTERM or Ctrl-C.
@@ -81,7 +82,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
             "reports and lists read from the replica"
         );
     }
-    state.limits = QueryLimits {
+    state.query_limits = QueryLimits {
         max_depth: args.max_query_depth,
         max_complexity: args.max_query_complexity,
     };
