@@ -14,18 +14,16 @@ pub mod error;
 pub mod generator;
 pub mod graphql;
 pub mod http;
-pub mod limits;
 pub mod metrics;
 pub mod service;
 pub mod state;
 pub mod telemetry;
-pub mod web;
 
 pub use graphql::{
     query_limits::QueryLimits,
     schema::{AppSchema, build_schema},
 };
-pub use http::app;
+pub use http::{abuse_limits::RequestLimits, app};
 pub use state::{
     AppState, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_SECONDS, DEFAULT_UPLOAD_LIMIT,
 };

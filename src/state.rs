@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::AccessPolicy,
     graphql::query_limits::QueryLimits,
-    limits::Limits,
+    http::abuse_limits::RequestLimits,
     metrics::Metrics,
     service::backup::{Backups, Storage},
 };
@@ -44,7 +44,7 @@ pub struct AppState {
     /// The Prometheus metrics served at `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The request timeout and the per-client rate limit.
-    pub limits_http: Limits,
+    pub request_limits: RequestLimits,
 }
 
 impl AppState {
@@ -59,7 +59,7 @@ impl AppState {
             upload_limit: DEFAULT_UPLOAD_LIMIT,
             playground_cdn: false,
             metrics: Arc::new(Metrics::new()),
-            limits_http: Limits::new(DEFAULT_REQUEST_TIMEOUT_SECONDS, None, None),
+            request_limits: RequestLimits::new(DEFAULT_REQUEST_TIMEOUT_SECONDS, None, None),
             backups: Arc::new(Backups::new(Storage::local("backups"))),
         }
     }

@@ -66,7 +66,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> Result<(), Failure> {
     }
 
     let mut state = AppState::new(db.clone(), policy);
-    state.limits_http = crate::limits::Limits::new(
+    state.request_limits = crate::http::abuse_limits::RequestLimits::new(
         args.request_timeout_seconds,
         args.rate_limit_per_second,
         args.rate_limit_burst,
