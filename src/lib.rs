@@ -3,8 +3,9 @@
 //! The binary is a thin CLI over this library, so tests drive the real thing:
 //! [`build_schema`] for GraphQL and [`app`] for HTTP.
 //!
-//! This file only declares modules and re-exports; no module imports from it,
-//! so every dependency points one way.
+//! This file only declares modules and re-exports. Code inside the crate
+//! imports a thing from the module that defines it, never through here, so
+//! no import comes back to this file.
 
 pub mod auth;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod graphql;
 pub mod http;
 pub mod metrics;
 pub mod service;
+pub mod startup;
 pub mod state;
 pub mod telemetry;
 
