@@ -286,11 +286,11 @@ pub struct ServeArgs {
     pub body_limit: usize,
 
     /// Deepest GraphQL selection accepted.
-    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = crate::graphql::DEFAULT_MAX_DEPTH)]
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = crate::graphql::query_limits::DEFAULT_MAX_DEPTH)]
     pub max_query_depth: usize,
 
     /// Highest GraphQL query complexity accepted (one point per selected field).
-    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = crate::graphql::DEFAULT_MAX_COMPLEXITY)]
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = crate::graphql::query_limits::DEFAULT_MAX_COMPLEXITY)]
     pub max_query_complexity: usize,
 
     /// Seconds that in-flight requests get to finish after SIGTERM or Ctrl-C.
@@ -315,7 +315,7 @@ pub struct ServeArgs {
 
     /// Seconds a request may take before it is stopped with 503 (0: no limit). Backups and
     /// restores started by a request keep running.
-    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = crate::DEFAULT_REQUEST_TIMEOUT_SECONDS)]
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = crate::state::DEFAULT_REQUEST_TIMEOUT_SECONDS)]
     pub request_timeout_seconds: u64,
 
     /// Requests per second allowed per client IP address (health checks and metrics are

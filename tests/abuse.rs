@@ -8,7 +8,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, body::Body, extract::ConnectInfo, http::Request};
 use common::{Server, TestDb, first_error_code, post_graphql, send};
-use hiring_analytics::{app, limits::Limits, service::backup::Backups};
+use hiring_analytics::{RequestLimits, app, service::backup::Backups};
 use s3::S3Server;
 
 async fn code(router: &Router, query: &str) -> (u16, Option<String>) {
@@ -190,7 +190,7 @@ fn departments() -> Request<Body> {
 
 async fn a_client_over_its_rate_gets_429_while_others_and_probes_go_on(t: TestDb) {
     let mut state = t.local_state();
-    state.limits_http = Limits::new(60, Some(1), Some(3));
+    state.request_limits = RequestLimits::new(60, Some(1), Some(3));
     let router = app(state);
     for _ in 0..3 {
         assert_eq!(
@@ -234,7 +234,7 @@ async fn a_request_over_the_timeout_gets_503_and_its_backup_still_finishes(t: Te
         true,
     ));
     state.backups = Arc::new(backups.clone());
-    state.limits_http = Limits::new(1, None, None);
+    state.request_limits = RequestLimits::new(1, None, None);
     let router = app(state);
     server.hold_writes();
     let response = post_graphql(

@@ -145,7 +145,7 @@ async fn a_list_of_hires_costs_a_fixed_number_of_statements(t: TestDb) {
 
 async fn a_query_deeper_than_the_limit_is_refused_with_a_code(t: TestDb) {
     let mut state = t.local_state();
-    state.limits = QueryLimits {
+    state.query_limits = QueryLimits {
         max_depth: 2,
         max_complexity: 1_000,
     };
@@ -161,7 +161,7 @@ async fn a_query_deeper_than_the_limit_is_refused_with_a_code(t: TestDb) {
 
 async fn a_query_more_complex_than_the_limit_is_refused_with_a_code(t: TestDb) {
     let mut state = t.local_state();
-    state.limits = QueryLimits {
+    state.query_limits = QueryLimits {
         max_depth: 16,
         max_complexity: 5,
     };

@@ -11,7 +11,7 @@ fn the_checked_in_sdl_matches_the_schema() {
             .unwrap_or_else(|_| {
                 panic!("schema.graphql is missing; regenerate it with `{REGENERATE}`")
             });
-    let current = hiring_analytics::graphql::sdl();
+    let current = hiring_analytics::graphql::schema::sdl();
     assert!(
         checked_in == current,
         "schema.graphql differs from the schema; regenerate it with `{REGENERATE}` and review the diff"
@@ -27,6 +27,6 @@ fn the_schema_subcommand_prints_the_sdl() {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        hiring_analytics::graphql::sdl()
+        hiring_analytics::graphql::schema::sdl()
     );
 }

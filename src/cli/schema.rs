@@ -4,6 +4,6 @@ use super::Failure;
 
 /// Prints the GraphQL SDL to standard output.
 pub fn run() -> Result<(), Failure> {
-    print!("{}", crate::graphql::sdl());
+    print!("{}", crate::graphql::schema::sdl());
     Ok(())
 }

@@ -7,55 +7,25 @@ use async_graphql::{
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
     },
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::ExecutableDocument,
 };
 
 /// Extension that labels parse, validation and limit errors with a code.
 ///
 /// Errors raised by resolvers already carry one (see `AppError`); this covers
 /// the ones async-graphql raises itself, so clients can match on every error.
-///
-/// It also refuses, right after parsing, a document that selects more than
-/// `max_fields` fields: validation compares same-named fields pairwise, so a
-/// megabyte of `departments { id }` would otherwise keep a core busy for
-/// minutes before the complexity limit could refuse it.
-pub struct ErrorCodes {
-    /// The most field selections a document may hold (fragments counted once).
-    pub max_fields: usize,
-}
+pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension {
-            max_fields: self.max_fields,
-        })
+        Arc::new(ErrorCodesExtension)
     }
 }
 
-struct ErrorCodesExtension {
-    max_fields: usize,
-}
+struct ErrorCodesExtension;
 
-/// Field selections in a selection set, counted until `limit` is passed.
-fn count_fields(set: &SelectionSet, count: &mut usize, limit: usize) {
-    for item in &set.items {
-        if *count > limit {
-            return;
-        }
-        match &item.node {
-            Selection::Field(field) => {
-                *count += 1;
-                count_fields(&field.node.selection_set.node, count, limit);
-            }
-            Selection::InlineFragment(fragment) => {
-                count_fields(&fragment.node.selection_set.node, count, limit);
-            }
-            Selection::FragmentSpread(_) => {}
-        }
-    }
-}
-
-fn with_code(mut err: ServerError, code: &str) -> ServerError {
+/// `err` with `code` in its extensions, unless it already carries a code.
+pub fn with_code(mut err: ServerError, code: &str) -> ServerError {
     let ext = err.extensions.get_or_insert_with(Default::default);
     if ext.get("code").is_none() {
         ext.set("code", code);
@@ -82,38 +52,9 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next
-            .run(ctx, query, variables)
+        next.run(ctx, query, variables)
             .await
-            .map_err(|err| with_code(err, "GRAPHQL_PARSE_FAILED"))?;
-        let mut fields = 0;
-        for (_, operation) in document.operations.iter() {
-            count_fields(
-                &operation.node.selection_set.node,
-                &mut fields,
-                self.max_fields,
-            );
-        }
-        for fragment in document.fragments.values() {
-            count_fields(
-                &fragment.node.selection_set.node,
-                &mut fields,
-                self.max_fields,
-            );
-        }
-        if fields > self.max_fields {
-            return Err(with_code(
-                ServerError::new(
-                    format!(
-                        "the query selects more than {} fields; split it into smaller queries",
-                        self.max_fields
-                    ),
-                    None,
-                ),
-                "QUERY_TOO_LARGE",
-            ));
-        }
-        Ok(document)
+            .map_err(|err| with_code(err, "GRAPHQL_PARSE_FAILED"))
     }
 
     async fn validation(

@@ -8,7 +8,7 @@ use entity::hired_employee;
 
 use super::{
     check_filter_ids, db,
-    directory::{Department, Job},
+    dimensions::{Department, Job},
     loaders::{ByIdLoader, DepartmentId, HireId, JobId},
     read_db,
     scalars::DateTime,

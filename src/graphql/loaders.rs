@@ -7,7 +7,7 @@ use entity::{department, hired_employee, job};
 use sea_orm::DatabaseConnection;
 
 use crate::service::{
-    directory,
+    lookups,
     reports::{self, HiresBy},
 };
 
@@ -45,7 +45,7 @@ impl Loader<DepartmentId> for ByIdLoader {
         &self,
         ids: &[DepartmentId],
     ) -> Result<HashMap<DepartmentId, Self::Value>, Self::Error> {
-        let rows = directory::departments_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
+        let rows = lookups::departments_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
         Ok(rows
             .into_iter()
             .map(|(id, row)| (DepartmentId(id), row))
@@ -58,7 +58,7 @@ impl Loader<JobId> for ByIdLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[JobId]) -> Result<HashMap<JobId, Self::Value>, Self::Error> {
-        let rows = directory::jobs_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
+        let rows = lookups::jobs_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
         Ok(rows.into_iter().map(|(id, row)| (JobId(id), row)).collect())
     }
 }
@@ -68,7 +68,7 @@ impl Loader<HireId> for ByIdLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[HireId]) -> Result<HashMap<HireId, Self::Value>, Self::Error> {
-        let rows = directory::hires_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
+        let rows = lookups::hires_by_ids(&self.db, &keys(ids, |k| k.0)).await?;
         Ok(rows
             .into_iter()
             .map(|(id, row)| (HireId(id), row))

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use sea_orm::DatabaseConnection;
 
 use super::{check_filter_ids, read_db, scalars::DateTime};
 use crate::service::{
@@ -143,18 +144,13 @@ impl ReportsQuery {
     ) -> Result<Vec<QuarterlyHires>> {
         check_filter_ids("departmentIds", department_ids.as_deref())?;
         check_filter_ids("jobIds", job_ids.as_deref())?;
-        // Read first: a write landing after it can only make the stamp too old, never too new.
-        let as_of = reports::hires_changed_at(read_db(ctx)).await?.map(DateTime);
-        let rows = reports::hires_by_quarter(
-            read_db(ctx),
-            year,
-            department_ids.as_deref(),
-            job_ids.as_deref(),
-        )
-        .await?;
+        let read = async |db: &DatabaseConnection| {
+            reports::hires_by_quarter(db, year, department_ids.as_deref(), job_ids.as_deref()).await
+        };
+        let (rows, as_of) = reports::with_as_of(read_db(ctx), read).await?;
         Ok(rows
             .into_iter()
-            .map(|row| QuarterlyHires::new(row, as_of))
+            .map(|row| QuarterlyHires::new(row, as_of.map(DateTime)))
             .collect())
     }
 
@@ -166,9 +162,8 @@ impl ReportsQuery {
         ctx: &Context<'_>,
         #[graphql(default = 2021)] year: i32,
     ) -> Result<AboveMeanReport> {
-        // Read first: a write landing after it can only make the stamp too old, never too new.
-        let as_of = reports::hires_changed_at(read_db(ctx)).await?;
-        let report = reports::departments_above_mean(read_db(ctx), year).await?;
+        let read = async |db: &DatabaseConnection| reports::departments_above_mean(db, year).await;
+        let (report, as_of) = reports::with_as_of(read_db(ctx), read).await?;
         Ok(AboveMeanReport {
             year: report.year,
             mean: report.mean,

@@ -3,10 +3,10 @@
 
 pub mod backup;
 pub mod charts;
-pub mod directory;
 pub mod hires_list;
 pub mod import;
 pub mod ingest;
+pub mod lookups;
 pub mod rejected;
 pub mod reports;
 pub mod rollup;

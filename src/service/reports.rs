@@ -289,6 +289,19 @@ pub async fn hires_per(
     Ok(rows.into_iter().map(|row| (row.id, row.hires)).collect())
 }
 
+/// Runs `read` (a report) and returns its result with the time hires last
+/// changed, the instant the report is current as of.
+///
+/// The stamp is read first: a write landing between can only make it too old,
+/// never too new.
+pub async fn with_as_of<C: ConnectionTrait, T>(
+    db: &C,
+    read: impl AsyncFnOnce(&C) -> Result<T, AppError>,
+) -> Result<(T, Option<DateTime<Utc>>), AppError> {
+    let as_of = hires_changed_at(db).await?;
+    Ok((read(db).await?, as_of))
+}
+
 /// When hires last changed, or `None` before any were stored.
 pub async fn hires_changed_at(
     db: &impl ConnectionTrait,

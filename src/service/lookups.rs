@@ -1,4 +1,5 @@
-//! Reading departments, jobs and hires by id.
+//! Lookups of stored rows: every department or job, and departments, jobs and
+//! hires by id.
 
 use std::collections::HashMap;
 

@@ -26,22 +26,22 @@ const ASSETS: [Asset; 4] = [
     Asset {
         name: "graphiql.min.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/graphiql/graphiql.min.js"),
+        bytes: include_bytes!("../../assets/graphiql/graphiql.min.js"),
     },
     Asset {
         name: "graphiql.min.css",
         content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/graphiql/graphiql.min.css"),
+        bytes: include_bytes!("../../assets/graphiql/graphiql.min.css"),
     },
     Asset {
         name: "react.production.min.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/graphiql/react.production.min.js"),
+        bytes: include_bytes!("../../assets/graphiql/react.production.min.js"),
     },
     Asset {
         name: "react-dom.production.min.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+        bytes: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     },
 ];
 
@@ -62,7 +62,7 @@ fn gzipped() -> &'static [Vec<u8>] {
 }
 
 /// The playground page: offline by default, or the stock CDN page.
-pub fn page(use_cdn: bool) -> Html<String> {
+pub fn playground(use_cdn: bool) -> Html<String> {
     if use_cdn {
         return Html(
             GraphiQLSource::build()
@@ -105,7 +105,10 @@ pub fn page(use_cdn: bool) -> Html<String> {
 
 /// GET /assets/graphiql/{version}/{file}: an embedded asset, gzip-compressed when
 /// the client accepts it, cached for a year (the URL changes with the version).
-pub async fn asset(Path((version, name)): Path<(String, String)>, headers: HeaderMap) -> Response {
+pub async fn graphiql_asset(
+    Path((version, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let Some(index) = ASSETS.iter().position(|a| a.name == name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -139,18 +142,18 @@ pub async fn asset(Path((version, name)): Path<(String, String)>, headers: Heade
     response
 }
 
-const DASHBOARD_HTML: &str = include_str!("../assets/dashboard/index.html");
+const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard/index.html");
 
 const DASHBOARD_ASSETS: [Asset; 2] = [
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/dashboard/app.js"),
+        bytes: include_bytes!("../../assets/dashboard/app.js"),
     },
     Asset {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/dashboard/style.css"),
+        bytes: include_bytes!("../../assets/dashboard/style.css"),
     },
 ];
 

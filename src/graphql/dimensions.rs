@@ -1,4 +1,5 @@
-//! Departments and jobs.
+//! Departments and jobs, the two dimensions every hire points to, with their
+//! hire counts.
 
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, dataloader::DataLoader};
 use entity::{department, job};
@@ -8,7 +9,7 @@ use super::{
     read_db,
 };
 use crate::service::{
-    directory,
+    lookups,
     reports::{self, HiresBy},
 };
 
@@ -82,13 +83,13 @@ impl Job {
 
 /// Queries over departments and jobs.
 #[derive(Default)]
-pub struct DirectoryQuery;
+pub struct DimensionsQuery;
 
 #[Object]
-impl DirectoryQuery {
+impl DimensionsQuery {
     /// Every department, ordered by id.
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
-        let rows = directory::list_departments(read_db(ctx)).await?;
+        let rows = lookups::list_departments(read_db(ctx)).await?;
         Ok(rows.into_iter().map(Department::from).collect())
     }
 
@@ -103,7 +104,7 @@ impl DirectoryQuery {
 
     /// Every job, ordered by id.
     async fn jobs(&self, ctx: &Context<'_>) -> Result<Vec<Job>> {
-        let rows = directory::list_jobs(read_db(ctx)).await?;
+        let rows = lookups::list_jobs(read_db(ctx)).await?;
         Ok(rows.into_iter().map(Job::from).collect())
     }
 

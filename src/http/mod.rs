@@ -1,0 +1,115 @@
+//! The HTTP surface: the router and its layers. Each route's handler lives in
+//! the file named for what it serves.
+
+pub mod abuse_limits;
+mod caller;
+mod error;
+mod graphql;
+mod health;
+mod pages;
+mod reports_csv;
+mod request_id;
+
+use axum::{
+    Router,
+    extract::{FromRef, Request},
+    routing::get,
+};
+use tower_http::{
+    LatencyUnit,
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    graphql::schema::{AppSchema, build_schema},
+    state::AppState,
+};
+use request_id::{REQUEST_ID, RequestIds};
+
+pub use graphql::MAX_QUERY_BYTES;
+
+/// What the handlers extract: the app's state, or the schema built from it.
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AppSchema,
+}
+
+impl FromRef<HttpState> for AppState {
+    fn from_ref(state: &HttpState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl FromRef<HttpState> for AppSchema {
+    fn from_ref(state: &HttpState) -> Self {
+        state.schema.clone()
+    }
+}
+
+/// The whole HTTP application over `state`.
+pub fn app(state: AppState) -> Router {
+    let schema = build_schema(&state);
+    let request_limits = state.request_limits.clone();
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::graphql_get).post(graphql::graphql_post),
+        )
+        .route("/", get(pages::dashboard))
+        .route("/assets/dashboard/{file}", get(pages::dashboard_asset))
+        .route(
+            "/assets/graphiql/{version}/{file}",
+            get(pages::graphiql_asset),
+        )
+        .route(
+            "/reports/hires-by-quarter.csv",
+            get(reports_csv::hires_by_quarter_csv),
+        )
+        .route(
+            "/reports/departments-above-mean.csv",
+            get(reports_csv::departments_above_mean_csv),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/readyz", get(health::readyz))
+        .fallback(health::not_found)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            abuse_limits::enforce(request_limits.clone(), request, next)
+        }))
+        .with_state(HttpState { app: state, schema })
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+        // Outermost: every request gets an id, which the span carries and the response returns.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds))
+        .layer(axum::middleware::map_request(
+            request_id::drop_unusable_request_id,
+        ))
+}
+
+/// The span every request runs in; GraphQL fills in the operation.
+fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id,
+        operation = tracing::field::Empty,
+    )
+}
