@@ -12,28 +12,11 @@
 #   bench/backup.sh                 # 1M and 5M
 #   SIZES="1000000" bench/backup.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
-PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 SIZES="${SIZES:-1000000 5000000}"
-BIN="$PWD/target/release/hiring-analytics"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-cargo build --release -q
-
-fresh_db() {
-    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
-    DATABASE_URL="$PG_URL/$1" "$BIN" migrate >/dev/null 2>&1
-}
-
-# "seconds peak_kb" of a command, from GNU time.
-measure() {
-    /usr/bin/time -v "$@" >"$work/out.txt" 2>"$work/time.txt"
-    awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; secs = s }
-                /Maximum resident set size/ { kb = $2 }
-                END { printf "%.2f %d\n", secs, kb }' "$work/time.txt"
-}
+make_work
+build_release
 
 # The operation's own time, from its "finished" log line (without connecting and migrating).
 inner() { grep -o 'seconds=[0-9.]*' "$work/time.txt" | tail -1 | cut -d= -f2 | xargs printf "%.2f"; }
@@ -48,10 +31,9 @@ row() { # rows tool seconds peak_kb [baseline_seconds] [inner_seconds]
 printf "%-9s %-40s %8s %12s %8s %8s %9s\n" rows tool seconds rows/s speedup peak_MB op_seconds
 for rows in $SIZES; do
     data="$work/data-$rows"
-    "$BIN" generate --hires "$rows" --seed 1 --out "$data" >/dev/null
     db=ha_bench_backup
     fresh_db "$db"
-    DATABASE_URL="$PG_URL/$db" "$BIN" import --dir "$data" --progress log >/dev/null 2>&1
+    generate_import "$db" "$data" --hires "$rows" --seed 1
     psql "$PG_URL/$db" -qc "VACUUM ANALYZE"
 
     read -r copy_s copy_kb < <(measure psql "$PG_URL/$db" -qc "COPY hired_employees TO STDOUT")
@@ -66,16 +48,14 @@ for rows in $SIZES; do
     row "$rows" "hiring-analytics verify" "$ver_s" "$ver_kb"
 
     fresh_db ha_bench_copy
-    psql "$PG_URL/ha_bench_copy" -qc "\\copy departments FROM '$data/departments.csv' CSV" \
-        -c "\\copy jobs FROM '$data/jobs.csv' CSV"
+    copy_lookups ha_bench_copy "$data"
     read -r in_s in_kb < <(measure psql "$PG_URL/ha_bench_copy" -qc \
         "\\copy hired_employees FROM '$data/hired_employees.csv' CSV")
     row "$rows" "\\copy FROM (indexed, empty table)" "$in_s" "$in_kb"
 
     read -r res_s res_kb < <(measure env DATABASE_URL="$PG_URL/$db" "$BIN" restore "$id" \
         --backup-url "$work/backups" --progress log)
-    stored=$(psql "$PG_URL/$db" -tAc "SELECT count(*) FROM hired_employees")
-    [ "$stored" = "$rows" ] || { echo "expected $rows rows, found $stored" >&2; exit 1; }
+    expect_hires "$db" "$rows"
     row "$rows" "hiring-analytics restore (replaces all)" "$res_s" "$res_kb" "$in_s" "$(inner)"
 
     fresh_db ha_bench_empty
@@ -85,6 +65,4 @@ for rows in $SIZES; do
     echo "          backup set: ${size} MB on disk"
     rm -rf "$work/backups" "$data"
 done
-for db in ha_bench_backup ha_bench_copy ha_bench_empty; do
-    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $db" 2>/dev/null
-done
+drop_dbs ha_bench_backup ha_bench_copy ha_bench_empty

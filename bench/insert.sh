@@ -5,26 +5,17 @@
 #   bench/insert.sh                      # uses postgres://postgres@127.0.0.1:5432
 #   PG_URL=postgres://u@h:5432 bench/insert.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
-PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 DB="ha_bench_insert"
 PORT="${PORT:-8099}"
 DURATION="${DURATION:-20s}"
-BIN=target/release/hiring-analytics
-work="$(mktemp -d)"
-trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-cargo build --release -q
-psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+make_work
+build_release
+create_db "$DB"
 "$BIN" generate --hires 0 --out "$work/data" >/dev/null
-DATABASE_URL="$PG_URL/$DB" "$BIN" import --departments "$work/data/departments.csv" \
-    --jobs "$work/data/jobs.csv" --progress log >/dev/null 2>&1
-
-DATABASE_URL="$PG_URL/$DB" LOG_FORMAT=json "$BIN" serve --bind "127.0.0.1:$PORT" \
-    2>"$work/server.log" &
-server=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+import_lookups "$PG_URL/$DB" "$work/data"
+start_server "$DB" LOG_FORMAT=json
 
 server_latency() {
     # p50 and p99 of the server's own latency for POST /graphql since line $1 of its log.
@@ -38,7 +29,7 @@ for connections in 1 4; do
     echo "== $connections connection(s), $DURATION"
     ID_BASE=$((connections * 1000000000 / 4)) wrk -t "$connections" -c "$connections" -d "$DURATION" \
         --latency -s bench/insert.lua "http://127.0.0.1:$PORT" | tee "$work/wrk.txt"
-    rps=$(awk '/Requests\/sec/ { print $2 }' "$work/wrk.txt")
+    read -r _ _ rps < <(wrk_figures "$work/wrk.txt")
     awk -v r="$rps" 'BEGIN { printf "rows/s: %.0f\n", r * 1000 }'
     server_latency "$start"
 done

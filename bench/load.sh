@@ -8,27 +8,18 @@
 #   bench/load.sh                       # DURATION=60s, 100k seeded hires
 #   DURATION=20s SEED_HIRES=10000 bench/load.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
-PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 DB="ha_bench_load"
 PORT="${PORT:-8098}"
 DURATION="${DURATION:-60s}"
 SEED_HIRES="${SEED_HIRES:-100000}"
-BIN=target/release/hiring-analytics
-work="$(mktemp -d)"
-trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-
+make_work
 command -v wrk >/dev/null || { echo "wrk is needed (Debian package wrk)" >&2; exit 2; }
-cargo build --release -q
-psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-"$BIN" generate --hires "$SEED_HIRES" --seed 3 --out "$work/data" >/dev/null
-DATABASE_URL="$PG_URL/$DB" "$BIN" import --dir "$work/data" --progress log >/dev/null 2>&1
-
-DATABASE_URL="$PG_URL/$DB" DATABASE_POOL_SIZE=32 "$BIN" serve --bind "127.0.0.1:$PORT" \
-    2>"$work/server.log" &
-server=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+build_release
+create_db "$DB"
+generate_import "$DB" "$work/data" --hires "$SEED_HIRES" --seed 3
+start_server "$DB" DATABASE_POOL_SIZE=32
 before=$(psql "$PG_URL/$DB" -tAc "SELECT count(*) FROM hired_employees")
 
 url="http://127.0.0.1:$PORT"

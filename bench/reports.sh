@@ -6,18 +6,14 @@
 #   bench/reports.sh
 #   SIZES="100000" DURATION=5s bench/reports.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
-PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 SIZES="${SIZES:-100000 1000000 5000000}"
 DURATION="${DURATION:-10s}"
 PORT="${PORT:-8097}"
 DB=ha_bench_reports
-BIN="$PWD/target/release/hiring-analytics"
-work="$(mktemp -d)"
-trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-cargo build --release -q
+make_work
+build_release
 
 QUARTERLY_SQL="SELECT h.department_id, d.department, h.job_id, j.job,
   COUNT(*) FILTER (WHERE EXTRACT(QUARTER FROM h.hire_datetime AT TIME ZONE 'UTC') = 1) AS q1,
@@ -43,13 +39,10 @@ sql_ms() {
 
 printf "%-9s %-22s %5s %10s %10s %12s %12s\n" rows report conns p50_ms p99_ms requests/s plain_sql_ms
 for rows in $SIZES; do
-    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" 2>/dev/null
-    "$BIN" generate --hires "$rows" --seed 1 --from-year 2019 --to-year 2023 --out "$work/data" >/dev/null
-    DATABASE_URL="$PG_URL/$DB" "$BIN" import --dir "$work/data" --progress log >/dev/null 2>&1
+    create_db "$DB"
+    generate_import "$DB" "$work/data" --hires "$rows" --seed 1 --from-year 2019 --to-year 2023
     psql "$PG_URL/$DB" -qc "VACUUM ANALYZE"
-    DATABASE_URL="$PG_URL/$DB" RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" 2>"$work/server.log" &
-    server=$!
-    for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+    start_server "$DB" RUST_LOG=warn
 
     for report in hiresByQuarter departmentsAboveMean; do
         if [ "$report" = hiresByQuarter ]; then
@@ -63,12 +56,10 @@ for rows in $SIZES; do
             threads=$(( conns < 2 ? 1 : 2 ))
             QUERY_BODY="$body" wrk -t "$threads" -c "$conns" -d "$DURATION" --latency \
                 -s bench/report.lua "http://127.0.0.1:$PORT" >"$work/wrk.txt"
-            p50=$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")
-            p99=$(awk '$1 == "99%" { print $2 }' "$work/wrk.txt")
-            rps=$(awk '/Requests\/sec/ { print $2 }' "$work/wrk.txt")
+            read -r p50 p99 rps < <(wrk_figures "$work/wrk.txt")
             printf "%-9s %-22s %5s %10s %10s %12s %12s\n" "$rows" "$report" "$conns" "$p50" "$p99" "$rps" "$plain"
         done
     done
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server
 done
-psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" 2>/dev/null
+drop_dbs "$DB"

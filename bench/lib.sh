@@ -1,0 +1,105 @@
+# Helpers shared by the bench/*.sh scripts, which source it first:
+#   . "$(dirname "$0")/lib.sh"
+# Sourcing it moves to the repository root and sets PG_URL (kept when already set) and BIN.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
+BIN="$PWD/target/release/hiring-analytics"
+
+# Builds the release binary BIN (quiet; nothing to do when it is up to date).
+build_release() {
+    cargo build --release -q
+}
+
+# Creates the temporary work dir $work and sets the exit trap (cleanup) that removes it.
+make_work() {
+    work="$(mktemp -d)"
+    trap cleanup EXIT
+}
+
+# Exit trap: stops the server, drops the databases named in $drop_at_exit, removes $work.
+cleanup() {
+    stop_server
+    if [ -n "${drop_at_exit:-}" ]; then drop_dbs $drop_at_exit || true; fi
+    rm -rf "$work"
+}
+
+# Drops database $1 if it exists and creates it again, empty (no schema).
+create_db() {
+    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
+}
+
+# create_db $1, then applies the migrations: the full schema with empty tables.
+fresh_db() {
+    create_db "$1"
+    DATABASE_URL="$PG_URL/$1" "$BIN" migrate >/dev/null 2>&1
+}
+
+# Drops each database named in the arguments, if it exists.
+drop_dbs() {
+    local db
+    for db in "$@"; do
+        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $db" 2>/dev/null
+    done
+}
+
+# Generates data into folder $2 (`generate` options from $3 on) and imports all of it into database $1.
+generate_import() {
+    local db="$1" dir="$2"
+    shift 2
+    "$BIN" generate "$@" --out "$dir" >/dev/null
+    DATABASE_URL="$PG_URL/$db" "$BIN" import --dir "$dir" --progress log >/dev/null 2>&1
+}
+
+# Imports only departments.csv and jobs.csv of folder $2 with the CLI, into DATABASE_URL $1.
+import_lookups() {
+    DATABASE_URL="$1" "$BIN" import --departments "$2/departments.csv" --jobs "$2/jobs.csv" \
+        --progress log >/dev/null 2>&1
+}
+
+# Loads departments.csv and jobs.csv of folder $2 into database $1 with psql's \copy.
+copy_lookups() {
+    psql "$PG_URL/$1" -qc "\\copy departments FROM '$2/departments.csv' CSV" \
+        -c "\\copy jobs FROM '$2/jobs.csv' CSV"
+}
+
+# Fails the script unless hired_employees in database $1 holds exactly $2 rows.
+expect_hires() {
+    local stored
+    stored=$(psql "$PG_URL/$1" -tAc "SELECT count(*) FROM hired_employees")
+    [ "$stored" = "$2" ] || { echo "expected $2 rows, found $stored" >&2; exit 1; }
+}
+
+# Prints "seconds peak_kb" of a command, from GNU time; its stdout goes to $work/out.txt,
+# its stderr (and time's report) to $work/time.txt.
+measure() {
+    /usr/bin/time -v "$@" >"$work/out.txt" 2>"$work/time.txt"
+    awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; secs = s }
+                /Maximum resident set size/ { kb = $2 }
+                END { printf "%.2f %d\n", secs, kb }' "$work/time.txt"
+}
+
+# Starts the release server on 127.0.0.1:$PORT against database $1 (further VAR=value
+# arguments join its environment; stderr to $work/server.log), sets $server, and waits up to
+# 10 s for /readyz.
+start_server() {
+    local db="$1"
+    shift
+    env DATABASE_URL="$PG_URL/$db" "$@" "$BIN" serve --bind "127.0.0.1:$PORT" 2>"$work/server.log" &
+    server=$!
+    for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+}
+
+# Stops the server started by start_server, if any, and waits for it to end.
+stop_server() {
+    [ -n "${server:-}" ] || return 0
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=
+}
+
+# Prints "p50 p99 requests/s" from the output of `wrk --latency` in file $1.
+wrk_figures() {
+    awk '$1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 } /Requests\/sec/ { rps = $2 }
+         END { print p50, p99, rps }' "$1"
+}
