@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{department, hires_rollup, job, report_state};
 use sea_orm::{
     ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 
 use crate::error::AppError;
@@ -89,6 +89,18 @@ pub async fn hires_by_quarter(
     job_ids: Option<&[i32]>,
 ) -> Result<Vec<QuarterlyHires>, AppError> {
     check_year(year)?;
+    let query = quarterly_query(year, department_ids, job_ids);
+    let statement = db.get_database_backend().build(&query);
+    Ok(QuarterlyHires::find_by_statement(statement).all(db).await?)
+}
+
+/// The quarterly report's query: the year's rollup rows with hires, joined to
+/// the department and job names, optionally for some departments and jobs.
+fn quarterly_query(
+    year: i32,
+    department_ids: Option<&[i32]>,
+    job_ids: Option<&[i32]>,
+) -> SelectStatement {
     let r = Alias::new("r");
     let d = Alias::new("d");
     let j = Alias::new("j");
@@ -160,8 +172,7 @@ pub async fn hires_by_quarter(
             sea_orm::Order::Asc,
         )
         .order_by((r, hires_rollup::Column::JobId), sea_orm::Order::Asc);
-    let statement = db.get_database_backend().build(&query);
-    Ok(QuarterlyHires::find_by_statement(statement).all(db).await?)
+    query
 }
 
 /// The departments whose hires in `year` exceed the mean number of hires per
