@@ -22,27 +22,27 @@ struct Asset {
     bytes: &'static [u8],
 }
 
+/// Content types of the embedded files.
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// The file `assets/{folder}/{name}`, embedded in the binary.
+macro_rules! embedded {
+    ($folder:literal, $name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!("../../assets/", $folder, "/", $name)),
+        }
+    };
+}
+
+/// GraphiQL and the React it runs on.
 const ASSETS: [Asset; 4] = [
-    Asset {
-        name: "graphiql.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/graphiql.min.js"),
-    },
-    Asset {
-        name: "graphiql.min.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/graphiql.min.css"),
-    },
-    Asset {
-        name: "react.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/react.production.min.js"),
-    },
-    Asset {
-        name: "react-dom.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-    },
+    embedded!("graphiql", "graphiql.min.js", JAVASCRIPT),
+    embedded!("graphiql", "graphiql.min.css", CSS),
+    embedded!("graphiql", "react.production.min.js", JAVASCRIPT),
+    embedded!("graphiql", "react-dom.production.min.js", JAVASCRIPT),
 ];
 
 /// The assets gzip-compressed, done once on first use.
@@ -144,17 +144,10 @@ pub async fn graphiql_asset(
 
 const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard/index.html");
 
+/// The dashboard's script and style sheet.
 const DASHBOARD_ASSETS: [Asset; 2] = [
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/dashboard/app.js"),
-    },
-    Asset {
-        name: "style.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../assets/dashboard/style.css"),
-    },
+    embedded!("dashboard", "app.js", JAVASCRIPT),
+    embedded!("dashboard", "style.css", CSS),
 ];
 
 /// GET /: the dashboard, a year selector with both charts and both reports,

@@ -2,8 +2,8 @@
 //! `/reports/departments-above-mean.csv`, stamped with the time hires last changed.
 
 use axum::{
-    extract::{Query, State},
-    http::{HeaderMap, HeaderValue, header},
+    extract::{FromRef, FromRequestParts, Query, State},
+    http::{HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use sea_orm::DatabaseConnection;
@@ -18,67 +18,62 @@ use crate::{
 
 /// Query parameters of the CSV reports.
 #[derive(Debug, serde::Deserialize)]
-pub struct ReportParams {
+struct ReportParams {
     year: Option<String>,
 }
 
-impl ReportParams {
-    fn year(&self) -> Result<i32, AppError> {
-        match self.year.as_deref() {
-            None => Ok(2021),
+/// The year a report is asked for, by a caller whose token (if any) is valid.
+///
+/// Checked in this order: the query string, the token, the year.
+pub struct ReportYear(i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReportYear
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Query(params) = Query::<ReportParams>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        identify(&AppState::from_ref(state).policy, &parts.headers)
+            .map_err(IntoResponse::into_response)?;
+        let year = match params.year.as_deref() {
+            None => 2021,
             Some(text) => text.trim().parse::<i32>().map_err(|_| {
-                AppError::bad_input(
+                HttpError::from(AppError::bad_input(
                     "BAD_USER_INPUT",
                     format!("year must be a whole number, got {text:?}"),
-                )
-            }),
-        }
+                ))
+                .into_response()
+            })?,
+        };
+        Ok(ReportYear(year))
     }
 }
 
 /// GET /reports/hires-by-quarter.csv?year=2021: the quarterly report with a header row.
 pub async fn hires_by_quarter_csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ReportParams>,
+    ReportYear(year): ReportYear,
 ) -> Result<Response, HttpError> {
-    let year = authorized_year(&state, &headers, &params)?;
     let read =
         async |db: &DatabaseConnection| reports::hires_by_quarter(db, year, None, None).await;
     let (rows, as_of) = reports::with_as_of(&state.read_db, read).await?;
-    Ok(csv_download(
-        "hires-by-quarter",
-        year,
-        quarters_csv(&rows),
-        as_of,
-    ))
+    let body = quarters_csv(&rows);
+    Ok(csv_download("hires-by-quarter", year, body, as_of))
 }
 
 /// GET /reports/departments-above-mean.csv?year=2021: the departments above the mean.
 pub async fn departments_above_mean_csv(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<ReportParams>,
+    ReportYear(year): ReportYear,
 ) -> Result<Response, HttpError> {
-    let year = authorized_year(&state, &headers, &params)?;
     let read = async |db: &DatabaseConnection| reports::departments_above_mean(db, year).await;
     let (report, as_of) = reports::with_as_of(&state.read_db, read).await?;
-    Ok(csv_download(
-        "departments-above-mean",
-        year,
-        above_mean_csv(&report),
-        as_of,
-    ))
-}
-
-/// The report's year, once the caller's token (if any) is known to be valid.
-fn authorized_year(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &ReportParams,
-) -> Result<i32, HttpError> {
-    identify(&state.policy, headers)?;
-    Ok(params.year()?)
+    let body = above_mean_csv(&report);
+    Ok(csv_download("departments-above-mean", year, body, as_of))
 }
 
 /// A CSV attachment named `{name}-{year}.csv`, with `Last-Modified` set to `as_of`.

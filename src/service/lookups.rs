@@ -34,11 +34,7 @@ pub async fn departments_by_ids(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> Result<HashMap<i32, department::Model>, AppError> {
-    let rows = department::Entity::find()
-        .filter(department::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    rows_by_ids::<department::Entity>(db, department::Column::Id, ids, |row| row.id).await
 }
 
 /// The jobs with these ids, keyed by id; absent ids are simply missing.
@@ -47,11 +43,7 @@ pub async fn jobs_by_ids(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> Result<HashMap<i32, job::Model>, AppError> {
-    let rows = job::Entity::find()
-        .filter(job::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    rows_by_ids::<job::Entity>(db, job::Column::Id, ids, |row| row.id).await
 }
 
 /// The hires with these ids, keyed by id; absent ids are simply missing.
@@ -60,9 +52,19 @@ pub async fn hires_by_ids(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> Result<HashMap<i32, hired_employee::Model>, AppError> {
-    let rows = hired_employee::Entity::find()
-        .filter(hired_employee::Column::Id.is_in(ids.iter().copied()))
+    rows_by_ids::<hired_employee::Entity>(db, hired_employee::Column::Id, ids, |row| row.id).await
+}
+
+/// The rows of `E` whose `id_column` is one of `ids`, keyed by `id_of`.
+async fn rows_by_ids<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    id_column: E::Column,
+    ids: &[i32],
+    id_of: fn(&E::Model) -> i32,
+) -> Result<HashMap<i32, E::Model>, AppError> {
+    let rows = E::find()
+        .filter(id_column.is_in(ids.iter().copied()))
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    Ok(rows.into_iter().map(|row| (id_of(&row), row)).collect())
 }
