@@ -51,7 +51,7 @@ impl ErrorClass {
 
     /// The CLI's exit code: 2 usage, 3 not found or unreadable input, 4 busy,
     /// 5 invalid backup data, 6 refused, 1 anything else.
-    pub fn exit_code(self) -> u8 {
+    pub const fn exit_code(self) -> u8 {
         match self {
             ErrorClass::BadInput => 2,
             ErrorClass::UnreadableInput | ErrorClass::NotFound => 3,
@@ -94,8 +94,6 @@ pub enum AppError {
         code: &'static str,
         /// What is wrong, safe to show.
         message: String,
-        /// An internal cause, logged and shown on the operator's terminal only.
-        cause: Option<anyhow::Error>,
     },
     /// The database did not answer; retrying later may help.
     DatabaseUnavailable(DbErr),
@@ -165,11 +163,6 @@ impl AppError {
                 format!("{}: {cause}", self.public_message())
             }
             AppError::Internal(cause) => format!("{cause:#}"),
-            AppError::Service {
-                message,
-                cause: Some(cause),
-                ..
-            } => format!("{message}: {cause:#}"),
             _ => self.public_message(),
         }
     }
@@ -193,15 +186,6 @@ impl AppError {
                     error = format!("{cause:#}"),
                     code = self.code(),
                     "internal error"
-                );
-            }
-            AppError::Service {
-                cause: Some(cause), ..
-            } => {
-                tracing::error!(
-                    error = format!("{cause:#}"),
-                    code = self.code(),
-                    "operation failed"
                 );
             }
             _ => {}

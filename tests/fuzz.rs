@@ -9,7 +9,7 @@ use std::sync::{OnceLock, atomic::AtomicU64};
 
 use hiring_analytics::{
     csv::CsvRecords,
-    rules::{Dimension, Table, parse_dimension_record, parse_hire_record},
+    rules::{Dimension, RawRecord, Table, parse_dimension_record, parse_hire_record},
     service::backup::avro::{self, ScanProblem},
 };
 use proptest::prelude::*;
@@ -47,7 +47,8 @@ fn csv_like() -> impl Strategy<Value = Vec<u8>> {
 fn read_all(bytes: &[u8]) -> usize {
     let mut records = CsvRecords::new(bytes);
     let mut count = 0;
-    while let Some(record) = records.next_record().expect("reading memory cannot fail") {
+    while let Some(line) = records.next_line().expect("reading memory cannot fail") {
+        let record = RawRecord::from(line);
         let _ = parse_hire_record(&record);
         let _ = parse_dimension_record(Dimension::Departments, &record);
         count += 1;

@@ -1,9 +1,11 @@
 //! How a subcommand fails: an exit code and what went wrong.
 
+use crate::error::ErrorClass;
+
 /// A failure that ends the process, with the exit code it deserves.
 #[derive(Debug)]
 pub struct Failure {
-    /// 2 for a usage or configuration problem, 1 for anything else.
+    /// The process's exit code: see `ErrorClass::exit_code`, plus 130 for Ctrl-C.
     pub exit_code: u8,
     /// What went wrong, with its context.
     pub error: anyhow::Error,
@@ -22,7 +24,7 @@ impl Failure {
     /// A configuration problem the operator must fix (exit code 2).
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
-            exit_code: 2,
+            exit_code: ErrorClass::BadInput.exit_code(),
             error: anyhow::anyhow!(message.into()),
         }
     }

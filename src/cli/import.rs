@@ -16,12 +16,13 @@ use super::{
 use crate::{
     config::ImportArgs,
     db::{self, PoolSettings},
+    error::ErrorClass,
     rules::Table,
     service::import::{self, ImportProgress, TableSummary},
 };
 
 /// Exit code for a missing or unreadable input file.
-pub const EXIT_INPUT: u8 = 3;
+pub const EXIT_INPUT: u8 = ErrorClass::UnreadableInput.exit_code();
 /// Exit code for an import cut off by Ctrl-C.
 pub const EXIT_INTERRUPTED: u8 = 130;
 

@@ -3,5 +3,5 @@
 mod read;
 mod write;
 
-pub use read::{CsvRecords, MAX_LINE_BYTES};
+pub use read::{CsvFault, CsvLine, CsvRecords, MAX_LINE_BYTES};
 pub use write::{csv_field, to_csv_line};

@@ -1,4 +1,4 @@
-//! Reading headerless CSV files as a stream of raw records, one physical line each.
+//! Reading headerless CSV files as a stream of split lines, one physical line each.
 //!
 //! RFC 4180 quoting (a quoted field may hold commas and doubled quotes), LF or
 //! CRLF, an optional UTF-8 BOM, blank lines and a missing final newline are all
@@ -12,7 +12,27 @@ use std::{
     io::{BufRead, BufReader, Read},
 };
 
-use crate::rules::{Problem, RawRecord, reason};
+/// One line of a CSV file, split into fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvLine {
+    /// The line number in the file, from 1 (blank lines count).
+    pub line_number: i64,
+    /// The fields as text; empty when the line could not be split.
+    pub fields: Vec<String>,
+    /// The line as read, kept when it could not be read cleanly.
+    pub raw: Option<String>,
+    /// Why the line could not be read cleanly, if it could not.
+    pub fault: Option<CsvFault>,
+}
+
+/// Why a line could not be read cleanly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvFault {
+    /// Not valid CSV: an unclosed quote, text after a closing quote, or too long.
+    Malformed(String),
+    /// Not valid UTF-8.
+    NotUtf8,
+}
 
 /// The longest line accepted; valid records are far shorter.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -40,7 +60,7 @@ impl<R: Read> CsvRecords<R> {
     /// The next record, `None` at the end, or an I/O error that ends the import.
     ///
     /// Blank lines are skipped but still counted, so positions are file line numbers.
-    pub fn next_record(&mut self) -> Result<Option<RawRecord>, std::io::Error> {
+    pub fn next_line(&mut self) -> Result<Option<CsvLine>, std::io::Error> {
         loop {
             self.line.clear();
             let Some(too_long) = read_line_capped(&mut self.input, &mut self.line)? else {
@@ -63,19 +83,19 @@ impl<R: Read> CsvRecords<R> {
                 continue;
             }
             return Ok(Some(match split_fields(&self.line) {
-                Ok(fields) => to_raw_record(self.line_number, fields, &self.line),
+                Ok(fields) => to_csv_line(self.line_number, fields, &self.line),
                 Err(message) => self.refused(message.to_owned(), MAX_LINE_BYTES),
             }));
         }
     }
 
-    fn refused(&self, message: String, keep: usize) -> RawRecord {
+    fn refused(&self, message: String, keep: usize) -> CsvLine {
         let kept = &self.line[..self.line.len().min(keep)];
-        RawRecord {
-            position: self.line_number,
+        CsvLine {
+            line_number: self.line_number,
             fields: Vec::new(),
             raw: Some(String::from_utf8_lossy(kept).into_owned()),
-            problem: Some(Problem::new(None, reason::MALFORMED_CSV, message)),
+            fault: Some(CsvFault::Malformed(message)),
         }
     }
 }
@@ -152,42 +172,38 @@ fn split_fields(line: &[u8]) -> Result<Vec<Cow<'_, [u8]>>, &'static str> {
     }
 }
 
-fn to_raw_record(position: i64, fields: Vec<Cow<'_, [u8]>>, line: &[u8]) -> RawRecord {
-    let mut problem = None;
+fn to_csv_line(line_number: i64, fields: Vec<Cow<'_, [u8]>>, line: &[u8]) -> CsvLine {
+    let mut fault = None;
     let fields = fields
         .iter()
         .map(|field| match std::str::from_utf8(field) {
             Ok(text) => text.to_owned(),
             Err(_) => {
-                problem.get_or_insert_with(|| {
-                    Problem::new(
-                        None,
-                        reason::INVALID_ENCODING,
-                        "the record is not valid UTF-8",
-                    )
-                });
+                fault = Some(CsvFault::NotUtf8);
                 String::from_utf8_lossy(field).into_owned()
             }
         })
         .collect();
-    RawRecord {
-        position,
+    CsvLine {
+        line_number,
         fields,
-        raw: problem
+        raw: fault
             .is_some()
             .then(|| String::from_utf8_lossy(line).into_owned()),
-        problem,
+        fault,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{RawRecord, reason};
 
     fn records(input: &[u8]) -> Vec<(i64, Vec<String>, Option<&'static str>)> {
         let mut reader = CsvRecords::new(input);
         let mut out = Vec::new();
-        while let Some(record) = reader.next_record().unwrap() {
+        while let Some(line) = reader.next_line().unwrap() {
+            let record = RawRecord::from(line);
             out.push((
                 record.position,
                 record.fields,

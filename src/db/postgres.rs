@@ -6,6 +6,9 @@ use sea_orm::sqlx::{self, Postgres, Row, Transaction};
 
 use crate::error::AppError;
 
+/// Bytes of COPY data sent or gathered per message, in every bulk load and backup.
+pub const COPY_CHUNK_BYTES: usize = 256 * 1024;
+
 /// A sqlx error as the boundary error, classified like any database error.
 pub fn sqlx_error(err: sqlx::Error) -> AppError {
     AppError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(

@@ -179,7 +179,7 @@ impl AdminMutation {
             Arc::new(ImportProgress::default()),
         )
         .await;
-        let metrics = &ctx.data_unchecked::<crate::AppState>().metrics;
+        let metrics = &ctx.data_unchecked::<crate::state::AppState>().metrics;
         metrics.operation("import", Outcome::of(&summary), started.elapsed());
         let summary = summary?;
         for (code, rows) in &summary.rejected_by_reason {

@@ -327,7 +327,7 @@ fn input_field_name(column: &str) -> &str {
 
 /// Counts the refused rows in the metrics, then turns the report into its GraphQL shape.
 fn reported(ctx: &Context<'_>, report: ingest::InsertReport) -> InsertReport {
-    let metrics = &ctx.data_unchecked::<crate::AppState>().metrics;
+    let metrics = &ctx.data_unchecked::<crate::state::AppState>().metrics;
     for row in &report.rejected {
         metrics.rejected(row.code, 1);
     }

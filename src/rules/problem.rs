@@ -1,6 +1,7 @@
 //! A record before it is checked, and what is wrong with it.
 
-use crate::csv::to_csv_line;
+use super::{domain::RowId, reason};
+use crate::csv::{CsvFault, CsvLine, to_csv_line};
 
 /// One input record before it is checked.
 #[derive(Debug, Clone)]
@@ -33,10 +34,28 @@ impl RawRecord {
 
     /// The id of the record, if its first field is one; used to label rejections.
     fn leading_id(&self) -> Option<i32> {
-        self.fields
-            .first()
-            .and_then(|f| f.trim().parse::<i32>().ok())
-            .filter(|id| *id > 0)
+        let first = self.fields.first()?;
+        RowId::parse("id", first.trim()).ok().map(RowId::get)
+    }
+}
+
+impl From<CsvLine> for RawRecord {
+    /// A CSV line as a record; a line that could not be read cleanly carries its problem.
+    fn from(line: CsvLine) -> Self {
+        let problem = line.fault.map(|fault| match fault {
+            CsvFault::Malformed(message) => Problem::new(None, reason::MALFORMED_CSV, message),
+            CsvFault::NotUtf8 => Problem::new(
+                None,
+                reason::INVALID_ENCODING,
+                "the record is not valid UTF-8",
+            ),
+        });
+        Self {
+            position: line.line_number,
+            fields: line.fields,
+            raw: line.raw,
+            problem,
+        }
     }
 }
 

@@ -13,7 +13,10 @@ use super::{
     set::{ManifestTable, storage_error},
     storage::Storage,
 };
-use crate::{error::AppError, rules::Table};
+use crate::{
+    error::AppError,
+    rules::{Table, reason},
+};
 
 /// Reads one object whole, checking it against its manifest entry; the bytes
 /// also go to `spool` when one is given.
@@ -162,8 +165,12 @@ pub(super) fn check_internal_references(
         return Ok(());
     };
     for (dimension, pointed_at, code) in [
-        (Table::Departments, &hires.departments, "UNKNOWN_DEPARTMENT"),
-        (Table::Jobs, &hires.jobs, "UNKNOWN_JOB"),
+        (
+            Table::Departments,
+            &hires.departments,
+            reason::UNKNOWN_DEPARTMENT,
+        ),
+        (Table::Jobs, &hires.jobs, reason::UNKNOWN_JOB),
     ] {
         if let Some(dimension_scan) = scans.get(&dimension) {
             let missing = pointed_at - &dimension_scan.ids;

@@ -77,14 +77,16 @@ impl BackupError {
 impl From<BackupError> for AppError {
     fn from(err: BackupError) -> Self {
         let (class, code) = (err.class(), err.code());
-        let (message, cause) = match err {
-            BackupError::Busy => (
-                "another backup or restore is running; try again when it has finished".to_owned(),
-                None,
-            ),
-            // The outermost message names the object and S3's error code; causes stay in the log.
+        let message = match err {
+            BackupError::Busy => {
+                "another backup or restore is running; try again when it has finished".to_owned()
+            }
+            // Logged here, where it happens, so that a backup whose request has
+            // gone still leaves a trace. The outermost message names the object
+            // and S3's error code; the causes stay in the log.
             BackupError::StorageUnavailable(cause) => {
-                (format!("the backup storage failed: {cause}"), Some(cause))
+                tracing::error!(error = format!("{cause:#}"), "backup storage failed");
+                format!("the backup storage failed: {cause}")
             }
             BackupError::InvalidTables(message)
             | BackupError::InvalidId(message)
@@ -96,13 +98,12 @@ impl From<BackupError> for AppError {
             | BackupError::ChecksumMismatch(message)
             | BackupError::RowCountMismatch(message)
             | BackupError::InvalidData(message)
-            | BackupError::BreaksReferences(message) => (message, None),
+            | BackupError::BreaksReferences(message) => message,
         };
         AppError::Service {
             class,
             code,
             message,
-            cause,
         }
     }
 }

@@ -18,10 +18,11 @@ use sea_orm::{
 use tokio::sync::mpsc;
 
 use super::avro::{Encoded, Row, TableEncoder};
-use crate::{db::postgres::sqlx_error, error::AppError, rules::Table};
-
-/// Bytes of COPY data handed to the encoder at a time.
-const COPY_BATCH_BYTES: usize = 256 * 1024;
+use crate::{
+    db::postgres::{COPY_CHUNK_BYTES, sqlx_error},
+    error::AppError,
+    rules::Table,
+};
 
 /// Rows per batch read from SQLite.
 const BATCH_ROWS: usize = 4_096;
@@ -96,10 +97,10 @@ impl Snapshot {
                 let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
                 let mut stream = tx.copy_out_raw(&copy).await.map_err(sqlx_error)?;
                 // The server sends one message per row: hand them on in batches.
-                let mut batch = BytesMut::with_capacity(COPY_BATCH_BYTES + 4096);
+                let mut batch = BytesMut::with_capacity(COPY_CHUNK_BYTES + 4096);
                 while let Some(message) = stream.next().await {
                     batch.extend_from_slice(&message.map_err(sqlx_error)?);
-                    if batch.len() >= COPY_BATCH_BYTES
+                    if batch.len() >= COPY_CHUNK_BYTES
                         && feed.send(Feed::Copy(batch.split().freeze())).await.is_err()
                     {
                         return Ok(());

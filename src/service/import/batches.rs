@@ -30,8 +30,9 @@ fn spawn_batch_reader(
         let mut records = CsvRecords::new(input);
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         loop {
-            match records.next_record() {
-                Ok(Some(record)) => {
+            match records.next_line() {
+                Ok(Some(line)) => {
+                    let record = RawRecord::from(line);
                     batch.push(record);
                     if batch.len() == BATCH_ROWS {
                         progress.add_rows(batch.len() as u64);

@@ -19,12 +19,10 @@ use tokio::sync::mpsc;
 use super::summary::ImportProgress;
 use crate::{
     csv::CsvRecords,
+    db::postgres::COPY_CHUNK_BYTES,
     rules::{HireRow, Problem, RawRecord, parse_hire_record},
     service::rollup::RollupDelta,
 };
-
-/// Bytes of COPY data sent per message.
-pub(super) const CHUNK_BYTES: usize = 256 * 1024;
 
 /// The staging table's columns in COPY order: a parsed row's values, or the
 /// problem found while parsing it, and the record as received.
@@ -112,21 +110,24 @@ pub(super) fn spawn_encoder(
             }),
         };
         let mut records = CsvRecords::new(input);
-        let mut chunk = Vec::with_capacity(CHUNK_BYTES + 4096);
+        let mut chunk = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
         let mut rows_in_chunk = 0u64;
         loop {
-            match records.next_record() {
-                Ok(Some(record)) => {
+            match records.next_line() {
+                Ok(Some(line)) => {
+                    let record = RawRecord::from(line);
                     match &mut direct {
                         Some(load) => load.route(&record, &mut chunk)?,
                         None => encode_record(&record, &mut chunk),
                     }
                     rows_in_chunk += 1;
-                    if chunk.len() >= CHUNK_BYTES {
+                    if chunk.len() >= COPY_CHUNK_BYTES {
                         progress.add_rows(rows_in_chunk);
                         rows_in_chunk = 0;
-                        let full =
-                            std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BYTES + 4096));
+                        let full = std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(COPY_CHUNK_BYTES + 4096),
+                        );
                         if sender.blocking_send(Ok(full)).is_err() {
                             return Ok((None, RollupDelta::default()));
                         }
@@ -236,7 +237,7 @@ pub(super) fn read_spool(mut spool: File) -> Chunks {
     let (sender, receiver) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         loop {
-            let mut chunk = vec![0; CHUNK_BYTES];
+            let mut chunk = vec![0; COPY_CHUNK_BYTES];
             match spool.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(n) => {

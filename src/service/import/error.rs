@@ -31,7 +31,6 @@ impl From<ImportError> for AppError {
                 class: ErrorClass::UnreadableInput,
                 code: "UNREADABLE_INPUT",
                 message: format!("reading {source} failed: {error}"),
-                cause: None,
             },
         }
     }

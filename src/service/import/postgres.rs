@@ -41,8 +41,11 @@ const CREATE_STAGING: &str = "CREATE TEMP TABLE import_hires (
     raw text NOT NULL
 ) ON COMMIT DROP";
 
-const COPY_TARGET: &str =
-    "COPY hired_employees (id, name, hire_datetime, department_id, job_id) FROM STDIN";
+/// Loads plain new rows straight into the table.
+fn copy_target() -> String {
+    let columns = Table::HiredEmployees.columns();
+    format!("COPY hired_employees ({columns}) FROM STDIN")
+}
 
 /// Decides the verdict of every staged row that is not a plain new row:
 /// INSERTED, UNCHANGED or a rejection code. Only the code: its field, message
@@ -209,7 +212,7 @@ async fn load_into_empty(
         jobs: ids(tx, "SELECT id FROM jobs").await?,
     };
     let encoder = spawn_encoder(input, Arc::clone(progress), routing);
-    let direct = copy_chunks(tx, COPY_TARGET, encoder.chunks, source).await?;
+    let direct = copy_chunks(tx, &copy_target(), encoder.chunks, source).await?;
     progress.set_phase("building keys");
     for statement in &rebuild.keys {
         exec(tx, statement).await?;

@@ -13,7 +13,9 @@ use super::plan::{
     RestoredTable, Restoring, check_reference, reference_checks, restored, spawn_decoder,
 };
 use crate::{
-    db::postgres::{Rebuild, drop_indexes_and_constraints, exec, sqlx_error, use_bulk_memory},
+    db::postgres::{
+        COPY_CHUNK_BYTES, Rebuild, drop_indexes_and_constraints, exec, sqlx_error, use_bulk_memory,
+    },
     error::AppError,
     rules::Table,
     service::{
@@ -24,9 +26,6 @@ use crate::{
         rollup,
     },
 };
-
-/// Bytes of COPY data per message.
-const COPY_CHUNK_BYTES: usize = 256 * 1024;
 
 /// A foreign key dropped for the load: (owning table, name, definition).
 type ForeignKey = (String, String, String);
