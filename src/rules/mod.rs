@@ -6,12 +6,14 @@
 
 mod domain;
 mod problem;
+mod raw;
 pub mod reason;
 mod records;
 mod table;
 pub mod verdict;
 
 pub use domain::{HireInstant, MAX_NAME_CHARS, Name, RowId};
-pub use problem::{Problem, RawRecord, RejectedRow};
+pub use problem::Problem;
+pub use raw::{RawRecord, RejectedRow};
 pub use records::{DimensionRow, HireRow, hire_field, parse_dimension_record, parse_hire_record};
 pub use table::{Dimension, Table};

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     domain::{HireInstant, Name, RowId},
-    problem::{Problem, RawRecord},
+    problem::Problem,
+    raw::RawRecord,
     reason,
     table::Dimension,
 };
