@@ -7,7 +7,9 @@
 # the restore reads, verifies and replaces all three tables in one transaction and refreshes
 # the report rollup. Prints seconds, hire rows/s, the ratio to PostgreSQL's tool, and peak
 # memory (/usr/bin/time -v). Times are of the whole process (connecting and checking
-# migrations included); op_seconds is the operation's own time from its log line.
+# migrations included); op_seconds is the operation's own time from its log line. After each
+# restore it checks the rows stored and that the report rollup equals the raw aggregate
+# (check_stored: a "check: ok" line, or exit 1).
 #
 #   bench/backup.sh                 # 1M and 5M
 #   SIZES="1000000" bench/backup.sh
@@ -55,12 +57,13 @@ for rows in $SIZES; do
 
     read -r res_s res_kb < <(measure env DATABASE_URL="$PG_URL/$db" "$BIN" restore "$id" \
         --backup-url "$work/backups" --progress log)
-    expect_hires "$db" "$rows"
+    check_stored "$PG_URL/$db" -eq "$rows"
     row "$rows" "hiring-analytics restore (replaces all)" "$res_s" "$res_kb" "$in_s" "$(inner)"
 
     fresh_db ha_bench_empty
     read -r empty_s empty_kb < <(measure env DATABASE_URL="$PG_URL/ha_bench_empty" "$BIN" restore "$id" \
         --backup-url "$work/backups" --progress log)
+    check_stored "$PG_URL/ha_bench_empty" -eq "$rows"
     row "$rows" "hiring-analytics restore (empty database)" "$empty_s" "$empty_kb" "$in_s" "$(inner)"
     echo "          backup set: ${size} MB on disk"
     rm -rf "$work/backups" "$data"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: 1000-row insertHiredEmployees over HTTP on PostgreSQL, at 1 and 4 connections.
 # Prints wrk's latency distribution and rows/s, and the server-side p50/p99 from its request log.
+# After each level it checks that the rows stored are at least the rows acknowledged so far
+# (1000 per request wrk completed) and that the report rollup equals the raw aggregate
+# (check_stored: a "check: ok" line, or exit 1).
 #
 #   bench/insert.sh                      # uses postgres://postgres@127.0.0.1:5432
 #   PG_URL=postgres://u@h:5432 bench/insert.sh
@@ -24,6 +27,7 @@ server_latency() {
         | awk '{ v[NR] = $1 } END { if (NR) printf "server p50 %d ms, p99 %d ms over %d requests\n", v[int(NR*0.5)+1], v[int(NR*0.99)+1], NR }'
 }
 
+acknowledged=0
 for connections in 1 4; do
     start=$(($(wc -l <"$work/server.log") + 1))
     echo "== $connections connection(s), $DURATION"
@@ -32,5 +36,7 @@ for connections in 1 4; do
     read -r _ _ rps < <(wrk_figures "$work/wrk.txt")
     awk -v r="$rps" 'BEGIN { printf "rows/s: %.0f\n", r * 1000 }'
     server_latency "$start"
+    acknowledged=$((acknowledged + $(awk '/ requests in / { print $1 * 1000 }' "$work/wrk.txt")))
+    check_stored "$PG_URL/$DB" -ge "$acknowledged"
 done
 echo "rows stored: $(psql "$PG_URL/$DB" -tAc 'SELECT count(*) FROM hired_employees')"

@@ -63,11 +63,53 @@ copy_lookups() {
         -c "\\copy jobs FROM '$2/jobs.csv' CSV"
 }
 
-# Fails the script unless hired_employees in database $1 holds exactly $2 rows.
-expect_hires() {
-    local stored
-    stored=$(psql "$PG_URL/$1" -tAc "SELECT count(*) FROM hired_employees")
-    [ "$stored" = "$2" ] || { echo "expected $2 rows, found $stored" >&2; exit 1; }
+# The check that check_stored runs: prints "hires|rollup_rows|mismatches", where mismatches
+# counts the rows of hires_rollup (its non-empty ones) that are not in the aggregate of
+# hired_employees per year, department, job and UTC quarter, plus the rows of the aggregate
+# that are not in hires_rollup (0 = equal).
+# $1 and $2 are the UTC year and quarter of hire_datetime in the database's SQL dialect.
+rollup_check_sql() {
+    cat <<SQL
+WITH raw AS (
+  SELECT year, department_id, job_id,
+    count(*) FILTER (WHERE quarter = 1) AS q1, count(*) FILTER (WHERE quarter = 2) AS q2,
+    count(*) FILTER (WHERE quarter = 3) AS q3, count(*) FILTER (WHERE quarter = 4) AS q4
+  FROM (SELECT $1 AS year, $2 AS quarter, department_id, job_id FROM hired_employees) h
+  GROUP BY 1, 2, 3),
+roll AS (SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup
+  WHERE q1 + q2 + q3 + q4 > 0)
+SELECT (SELECT count(*) FROM hired_employees), (SELECT count(*) FROM roll),
+  (SELECT count(*) FROM (SELECT * FROM raw EXCEPT SELECT * FROM roll) a)
+  + (SELECT count(*) FROM (SELECT * FROM roll EXCEPT SELECT * FROM raw) b);
+SQL
+}
+
+# Correctness check after a measured step. Fails the script (exit 1, message on stderr) unless
+# the database at URL $1 (postgres://… or sqlite://FILE…) stores a number of hires that is
+# `$2 $3` (test's -eq or -ge: "-eq 1000000", "-ge 825000"), and hires_rollup equals the
+# aggregate of hired_employees per year, department, job and quarter, in UTC. Prints one line
+# "check: ok (…)". SQLite databases are read with the sqlite3 CLI.
+check_stored() {
+    local url="$1" op="$2" want="$3" result hires rollup mismatches
+    case "$url" in
+        sqlite:*)
+            local file="${url#sqlite:}"
+            file="${file#//}"
+            file="${file%%\?*}"
+            result=$(rollup_check_sql "CAST(strftime('%Y', hire_datetime) AS INTEGER)" \
+                "(CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3" | sqlite3 -bail -readonly "$file") ;;
+        *)
+            result=$(rollup_check_sql "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::int" \
+                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::int" \
+                | psql "$url" -qtAX -v ON_ERROR_STOP=1) ;;
+    esac || { echo "check failed: could not read $url" >&2; exit 1; }
+    IFS='|' read -r hires rollup mismatches <<<"$result"
+    local says="hires stored: $hires, expected $op $want; rollup rows: $rollup, mismatches with the raw aggregate: $mismatches"
+    if ! [ "$hires" "$op" "$want" ] 2>/dev/null || [ "$mismatches" != 0 ]; then
+        echo "check failed: $says" >&2
+        exit 1
+    fi
+    echo "check: ok ($says)"
 }
 
 # Prints "seconds peak_kb" of a command, from GNU time; its stdout goes to $work/out.txt,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: the two reports over HTTP on PostgreSQL at 100k, 1M and 5M hires (a fifth of
 # them in 2021), at 1 and 16 connections, next to the same report in plain SQL over the raw
-# hires table, measured on the same server in the same run.
+# hires table, measured on the same server in the same run. After each size it checks the
+# rows stored and that the seeded database's report rollup equals the raw aggregate
+# (check_stored: a "check: ok" line, or exit 1).
 #
 #   bench/reports.sh
 #   SIZES="100000" DURATION=5s bench/reports.sh
@@ -61,5 +63,6 @@ for rows in $SIZES; do
         done
     done
     stop_server
+    check_stored "$PG_URL/$DB" -eq "$rows"
 done
 drop_dbs "$DB"
