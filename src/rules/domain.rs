@@ -14,7 +14,7 @@ use super::{problem::Problem, reason};
 pub const MAX_NAME_CHARS: usize = 255;
 
 /// The years an instant may fall in, in UTC: what both backends store.
-const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 /// An id from the data (a hire's, a department's or a job's): a positive 32-bit integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

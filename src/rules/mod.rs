@@ -12,7 +12,7 @@ mod records;
 mod table;
 pub mod verdict;
 
-pub use domain::{HireInstant, MAX_NAME_CHARS, Name, RowId};
+pub use domain::{HireInstant, MAX_NAME_CHARS, Name, RowId, YEARS};
 pub use problem::Problem;
 pub use raw::{RawRecord, RejectedRow};
 pub use records::{DimensionRow, HireRow, hire_field, parse_dimension_record, parse_hire_record};

@@ -9,10 +9,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 
-use crate::error::AppError;
-
-/// The years a report accepts.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+use crate::{error::AppError, rules::YEARS};
 
 /// Hires of one department and job in one year, per quarter.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]

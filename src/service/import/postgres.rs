@@ -327,17 +327,21 @@ fn rejected_row(row: &sqlx::postgres::PgRow) -> Result<RejectedRow, AppError> {
 fn staged_problem(row: &sqlx::postgres::PgRow, code: &str) -> Result<Problem, AppError> {
     let field: Option<String> = row.try_get("field").map_err(sqlx_error)?;
     let message: Option<String> = row.try_get("message").map_err(sqlx_error)?;
-    let known_field = field.as_deref().map(hire_field);
-    match (reason::known(code), known_field) {
-        (Some(code), None | Some(Some(_))) => Ok(Problem::new(
-            known_field.flatten(),
-            code,
-            message.unwrap_or_default(),
-        )),
-        _ => Err(AppError::Internal(anyhow::anyhow!(
+    let unknown = || {
+        AppError::Internal(anyhow::anyhow!(
             "a staged row has the unknown reason {code:?} or field {field:?}"
-        ))),
-    }
+        ))
+    };
+    let known_field = match field.as_deref() {
+        Some(name) => Some(hire_field(name).ok_or_else(unknown)?),
+        None => None,
+    };
+    let known_code = reason::known(code).ok_or_else(unknown)?;
+    Ok(Problem::new(
+        known_field,
+        known_code,
+        message.unwrap_or_default(),
+    ))
 }
 
 async fn table_is_empty(tx: &mut Transaction<'_, Postgres>) -> Result<bool, AppError> {
