@@ -107,6 +107,12 @@ fn migrations_fingerprint() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+fn unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -156,6 +162,15 @@ async fn template(admin_url: &str) -> String {
                     .expect("connect to template");
                 db::migrate(&conn).await.expect("migrate template");
                 conn.close().await.expect("close template");
+                // Stamped with its creation time, so that runs of other migration
+                // sets leave it alone while this one may still use it.
+                admin
+                    .execute_unprepared(&format!(
+                        "COMMENT ON DATABASE \"{building}\" IS '{}'",
+                        unix_seconds()
+                    ))
+                    .await
+                    .expect("stamp template");
                 admin
                     .execute_unprepared(&format!(
                         "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
@@ -163,12 +178,17 @@ async fn template(admin_url: &str) -> String {
                     .await
                     .expect("publish template");
             }
-            // Templates of earlier migration sets are no longer used.
+            // Templates of other migration sets, made over an hour ago, are no
+            // longer used (a run in another checkout may still use a newer one).
             let stale = admin
                 .query_all_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'ha_tpl_%' AND datname <> $1",
-                    [name.clone().into()],
+                    "SELECT d.datname FROM pg_database d \
+                     LEFT JOIN pg_shdescription s ON s.objoid = d.oid \
+                     WHERE d.datname LIKE 'ha_tpl_%' AND d.datname <> $1 \
+                     AND (s.description IS NULL OR s.description !~ '^[0-9]+$' \
+                          OR s.description::bigint < $2)",
+                    [name.clone().into(), (unix_seconds() - 3600).into()],
                 ))
                 .await
                 .unwrap_or_default();
