@@ -309,7 +309,7 @@ pub struct ServeArgs {
     #[arg(long, env = "UPLOAD_LIMIT", default_value_t = 1024 * 1024 * 1024)]
     pub upload_limit: usize,
 
-    /// Most database connections in the pool.
+    /// Most database connections in the pool for writes and admin operations.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: u32,
 
@@ -332,9 +332,17 @@ pub struct ServeArgs {
     #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
     pub database_read_url: Option<SecretString>,
 
-    /// Most connections in the read replica's pool.
+    /// Most connections in the pool for reports, charts and lists: on the replica when
+    /// DATABASE_READ_URL is set, otherwise a second pool on DATABASE_URL, so that reads never
+    /// wait for a connection held by a write.
     #[arg(long, env = "DATABASE_READ_POOL_SIZE", default_value_t = 16)]
     pub database_read_pool_size: u32,
+
+    /// Milliseconds between folds of the report rollup's pending deltas into its compacted
+    /// cells (one instance at a time does it).
+    #[arg(long, env = "ROLLUP_COMPACT_INTERVAL_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rollup_compact_interval_ms: u64,
 
     /// Where backup sets are kept (the backup and restore mutations).
     #[command(flatten)]

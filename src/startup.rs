@@ -20,6 +20,7 @@ use crate::{
     rules::Table,
     service::{
         backup::Backups,
+        compactor::Compactor,
         import::{self, ImportProgress},
     },
     state::AppState,
@@ -34,6 +35,7 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     shutdown_grace: Duration,
+    compactor: Compactor,
 }
 
 impl Application {
@@ -49,7 +51,11 @@ impl Application {
         if args.demo {
             load_demo_data(&db).await?;
         }
-        let state = app_state(db, &args, policy, backups).await?;
+        let state = app_state(db, database_url, &args, policy, backups).await?;
+        let compactor = Compactor::start(
+            state.db.clone(),
+            Duration::from_millis(args.rollup_compact_interval_ms),
+        );
         let listener = TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -63,6 +69,7 @@ impl Application {
             address,
             state,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+            compactor,
         })
     }
 
@@ -77,7 +84,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let db = self.state.db.clone();
+        let (db, read_db) = (self.state.db.clone(), self.state.read_db.clone());
         // Responses go out as soon as they are written, not after a delayed ACK.
         let listener = self.listener.tap_io(|stream| {
             if let Err(err) = stream.set_nodelay(true) {
@@ -102,6 +109,8 @@ impl Application {
                 tracing::warn!(seconds = grace.as_secs(), "grace period over; exiting with requests still in flight");
             }
         }
+        self.compactor.stop().await;
+        read_db.close().await.context("closing the read pool")?;
         db.close().await.context("closing the database pool")?;
         tracing::info!("stopped");
         Ok(())
@@ -122,10 +131,11 @@ async fn connect_primary(
     Ok(db)
 }
 
-/// The state every request shares, from the settings; connects to the read
-/// replica when one is set.
+/// The state every request shares, from the settings, with its own pool for
+/// reads: on the replica when one is set, otherwise on the primary.
 async fn app_state(
     db: DatabaseConnection,
+    database_url: &str,
     args: &ServeArgs,
     policy: AccessPolicy,
     backups: Backups,
@@ -136,16 +146,19 @@ async fn app_state(
         args.rate_limit_per_second,
         args.rate_limit_burst,
     );
+    let read_settings = PoolSettings {
+        max_connections: args.database_read_pool_size,
+        ..PoolSettings::default()
+    };
     if let Some(read_url) = &args.database_read_url {
-        let read_settings = PoolSettings {
-            max_connections: args.database_read_pool_size,
-            ..PoolSettings::default()
-        };
         state.read_db = db::connect(read_url.expose_secret(), read_settings).await?;
         tracing::info!(
             replica = db::redact_url(read_url.expose_secret()),
             "reports and lists read from the replica"
         );
+    } else if !db::is_in_memory(database_url) {
+        // Reads get connections of their own, so that they never queue behind writes.
+        state.read_db = db::connect(database_url, read_settings).await?;
     }
     state.query_limits = QueryLimits {
         max_depth: args.max_query_depth,

@@ -24,7 +24,7 @@ const ADMIN: &str = "admin-token-for-backup-tests-0123";
 
 /// Every row of the data tables and of the report rollup, in key order, as text.
 async fn dump(db: &DatabaseConnection) -> Vec<String> {
-    use entity::{department, hired_employee, hires_rollup, job};
+    use entity::{department, hired_employee, job};
     let mut rows = Vec::new();
     for d in department::Entity::find()
         .order_by_asc(department::Column::Id)
@@ -57,26 +57,22 @@ async fn dump(db: &DatabaseConnection) -> Vec<String> {
             h.job_id
         ));
     }
-    for r in hires_rollup::Entity::find()
-        .order_by_asc(hires_rollup::Column::Year)
-        .order_by_asc(hires_rollup::Column::DepartmentId)
-        .order_by_asc(hires_rollup::Column::JobId)
-        .all(db)
-        .await
-        .unwrap()
-    {
-        if r.q1 + r.q2 + r.q3 + r.q4 > 0 {
-            rows.push(format!(
-                "rollup {} {} {} {} {} {} {}",
-                r.year, r.department_id, r.job_id, r.q1, r.q2, r.q3, r.q4
-            ));
-        }
+    for ((year, quarter, department, job), hires) in common::stored_rollup(db).await {
+        rows.push(format!(
+            "rollup {year} Q{quarter} {department} {job} {hires}"
+        ));
     }
     rows
 }
 
 async fn wipe(db: &DatabaseConnection) {
-    for table in ["hires_rollup", "hired_employees", "jobs", "departments"] {
+    for table in [
+        "hires_rollup",
+        "hires_rollup_delta",
+        "hired_employees",
+        "jobs",
+        "departments",
+    ] {
         db.execute_unprepared(&format!("DELETE FROM {table}"))
             .await
             .unwrap();

@@ -10,7 +10,7 @@ use std::{
 use async_graphql::{Request, Variables};
 use axum::{body::Body, http::Request as HttpRequest};
 use chrono::{DateTime, Datelike, Utc};
-use common::{TestDb, send};
+use common::{RollupCells, TestDb, raw_sql_aggregate, send, stored_rollup};
 use hiring_analytics::{
     AppState, app, build_schema,
     rules::Table,
@@ -159,26 +159,10 @@ async fn check_reports(t: &TestDb, state: &AppState, year: i32) {
     );
 }
 
-/// The rollup as stored, and as recomputed from the raw rows.
-/// Hires per (year, quarter, department, job).
-type RollupCells = BTreeMap<(i32, i16, i32, i32), i64>;
-
+/// The rollup as stored (compacted cells plus pending deltas), and as
+/// recomputed in Rust from the raw rows.
 async fn rollup_and_raw(t: &TestDb) -> (RollupCells, RollupCells) {
-    let mut stored = BTreeMap::new();
-    for row in entity::hires_rollup::Entity::find()
-        .all(&t.db)
-        .await
-        .unwrap()
-    {
-        for (quarter, hires) in [row.q1, row.q2, row.q3, row.q4].into_iter().enumerate() {
-            if hires != 0 {
-                stored.insert(
-                    (row.year, quarter as i16 + 1, row.department_id, row.job_id),
-                    hires,
-                );
-            }
-        }
-    }
+    let stored = stored_rollup(&t.db).await;
     let mut raw = BTreeMap::new();
     for hire in all_hires(t).await {
         let key = (
@@ -190,43 +174,6 @@ async fn rollup_and_raw(t: &TestDb) -> (RollupCells, RollupCells) {
         *raw.entry(key).or_default() += 1;
     }
     (stored, raw)
-}
-
-/// The per-quarter counts computed by plain SQL over the raw table, written per backend.
-async fn raw_sql_aggregate(t: &TestDb) -> RollupCells {
-    let backend = t.db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "SELECT EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer AS year,
-                    EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::integer AS quarter,
-                    department_id, job_id, COUNT(*) AS hires
-             FROM hired_employees GROUP BY 1, 2, 3, 4"
-        }
-        _ => {
-            "SELECT CAST(strftime('%Y', hire_datetime) AS INTEGER) AS year,
-                    (CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3 AS quarter,
-                    department_id, job_id, COUNT(*) AS hires
-             FROM hired_employees GROUP BY 1, 2, 3, 4"
-        }
-    };
-    t.db.query_all_raw(sea_orm::Statement::from_string(backend, sql))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| {
-            let get = |column: &str| row.try_get::<i32>("", column).unwrap();
-            let hires: i64 = row.try_get("", "hires").unwrap();
-            (
-                (
-                    get("year"),
-                    get("quarter") as i16,
-                    get("department_id"),
-                    get("job_id"),
-                ),
-                hires,
-            )
-        })
-        .collect()
 }
 
 async fn the_reports_on_the_real_samples_match_an_independent_computation(t: TestDb) {
@@ -467,7 +414,7 @@ async fn the_rollup_always_equals_the_raw_aggregate_across_random_writes(t: Test
         assert!(!raw.is_empty());
         assert_eq!(stored, raw, "after write {step}");
         assert_eq!(
-            raw_sql_aggregate(&t).await,
+            raw_sql_aggregate(&t.db).await,
             raw,
             "SQL over the raw table, after write {step}"
         );

@@ -1,5 +1,6 @@
 //! `hires_rollup`: hires per year, department and job, one column per quarter,
-//! kept current by every write.
+//! as of the last compaction; writes since then wait in `hires_rollup_delta`
+//! (the server adds both up for reports).
 
 use sea_orm::entity::prelude::*;
 

@@ -1,4 +1,5 @@
-//! `report_state`: one row saying when hires last changed, for report freshness.
+//! `report_state`: one row saying when the hires folded into `hires_rollup`
+//! last changed; writes since then carry their own time in `hires_rollup_delta`.
 
 use sea_orm::entity::prelude::*;
 

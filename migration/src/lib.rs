@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_core_tables;
 mod m20261127_000002_create_rejected_rows;
 mod m20261127_000003_create_hires_rollup;
+mod m20261130_000004_create_rollup_deltas;
 
 /// Applies every migration of the product in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_core_tables::Migration),
             Box::new(m20261127_000002_create_rejected_rows::Migration),
             Box::new(m20261127_000003_create_hires_rollup::Migration),
+            Box::new(m20261130_000004_create_rollup_deltas::Migration),
         ]
     }
 }

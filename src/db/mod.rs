@@ -70,6 +70,24 @@ fn redact_userinfo(url: &str) -> String {
     }
 }
 
+/// The SQLSTATE code of a database error (such as `40001`), if the server gave one.
+pub fn sql_state(err: &DbErr) -> Option<String> {
+    let sqlx_error = match err {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e.as_ref(),
+        _ => return None,
+    };
+    match sqlx_error {
+        sea_orm::sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+        _ => None,
+    }
+}
+
+/// True for an in-memory SQLite URL, where each pool would be a database of its own.
+pub fn is_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
+}
+
 /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
 ///
 /// SQLite gets WAL mode and a busy timeout so that readers and one writer can

@@ -18,7 +18,7 @@ use super::{
     rollup::{self, RollupDelta},
 };
 use crate::{
-    db::begin_write,
+    db::{begin_write, sql_state},
     error::AppError,
     rules::{
         Dimension, DimensionRow, HireRow, Problem, RawRecord, RejectedRow, parse_dimension_record,
@@ -83,16 +83,8 @@ pub async fn insert_hire_batch(
 /// A conflict with a concurrent writer that a fresh attempt resolves: the same
 /// key stored first, a deadlock, or a serialization failure.
 fn is_retryable(err: &DbErr) -> bool {
-    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-        return true;
-    }
-    let sqlx_error = match err {
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e.as_ref(),
-        _ => return false,
-    };
-    matches!(sqlx_error, sea_orm::sqlx::Error::Database(db)
-        if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+        || matches!(sql_state(err).as_deref(), Some("40P01" | "40001"))
 }
 
 /// Runs `attempt` again when a concurrent writer stored the same key first.
@@ -391,7 +383,6 @@ async fn insert_hires(txn: &impl ConnectionTrait, accepted: Vec<HireRow>) -> Res
     for row in &accepted {
         delta.add(&row.hire_datetime, row.department_id, row.job_id);
     }
-    // Every writer locks in one order: hires, then rollup cells, then the state row.
     hired_employee::Entity::insert_many(accepted.into_iter().map(|row| {
         hired_employee::ActiveModel {
             id: Set(row.id),

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod charts;
+pub mod compactor;
 pub mod hires_list;
 pub mod import;
 pub mod ingest;

@@ -1,14 +1,16 @@
-//! The reports, read from the rollup: hires per quarter, and departments above the mean.
+//! The reports, read from the rollup as committed ([`rollup::current_cells`]):
+//! hires per quarter, and departments above the mean.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{department, hires_rollup, job, report_state};
+use entity::{department, hires_rollup, job};
 use sea_orm::{
-    ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    ConnectionTrait, FromQueryResult,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 
+use super::rollup;
 use crate::{error::AppError, rules::YEARS};
 
 /// Hires of one department and job in one year, per quarter.
@@ -133,7 +135,7 @@ fn quarterly_query(
             Alias::new("q4"),
         )
         .expr_as(Expr::cust(YEAR_TOTAL), Alias::new("total"))
-        .from_as(hires_rollup::Entity, r.clone())
+        .from_subquery(rollup::current_cells(Some(year)), r.clone())
         .join_as(
             JoinType::InnerJoin,
             department::Entity,
@@ -148,7 +150,6 @@ fn quarterly_query(
             Expr::col((j.clone(), job::Column::Id))
                 .equals((r.clone(), hires_rollup::Column::JobId)),
         )
-        .and_where(Expr::col((r.clone(), hires_rollup::Column::Year)).eq(year))
         .and_where(Expr::cust(format!("{YEAR_TOTAL} > 0")));
     if let Some(ids) = department_ids {
         query.and_where(
@@ -221,34 +222,31 @@ async fn hires_per_department_in(
     db: &impl ConnectionTrait,
     year: i32,
 ) -> Result<Vec<DepartmentHires>, AppError> {
-    Ok(hires_rollup::Entity::find()
-        .select_only()
-        .column_as(hires_rollup::Column::DepartmentId, "id")
-        .column_as(
-            Expr::col((department::Entity, department::Column::Department)),
-            "department",
+    let (r, d) = (Alias::new("r"), Alias::new("d"));
+    let mut query = Query::select();
+    query
+        .expr_as(
+            Expr::col((r.clone(), hires_rollup::Column::DepartmentId)),
+            Alias::new("id"),
         )
-        .column_as(
-            sum("hires_rollup.q1 + hires_rollup.q2 + hires_rollup.q3 + hires_rollup.q4"),
-            "hired",
+        .expr_as(
+            Expr::col((d.clone(), department::Column::Department)),
+            Alias::new("department"),
         )
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            hires_rollup::Entity::belongs_to(department::Entity)
-                .from(hires_rollup::Column::DepartmentId)
-                .to(department::Column::Id)
-                .into(),
-        )
-        .filter(Expr::col(hires_rollup::Column::Year).eq(year))
-        .group_by(hires_rollup::Column::DepartmentId)
-        .group_by(Expr::col((
+        .expr_as(sum(YEAR_TOTAL), Alias::new("hired"))
+        .from_subquery(rollup::current_cells(Some(year)), r.clone())
+        .join_as(
+            JoinType::InnerJoin,
             department::Entity,
-            department::Column::Department,
-        )))
-        .having(Expr::cust(
-            "SUM(hires_rollup.q1 + hires_rollup.q2 + hires_rollup.q3 + hires_rollup.q4) > 0",
-        ))
-        .into_model::<DepartmentHires>()
+            d.clone(),
+            Expr::col((d.clone(), department::Column::Id))
+                .equals((r.clone(), hires_rollup::Column::DepartmentId)),
+        )
+        .group_by_col((r, hires_rollup::Column::DepartmentId))
+        .group_by_col((d, department::Column::Department))
+        .cond_having(Expr::cust(format!("SUM({YEAR_TOTAL}) > 0")));
+    let statement = db.get_database_backend().build(&query);
+    Ok(DepartmentHires::find_by_statement(statement)
         .all(db)
         .await?)
 }
@@ -283,17 +281,16 @@ pub async fn hires_per(
         HiresBy::Department => hires_rollup::Column::DepartmentId,
         HiresBy::Job => hires_rollup::Column::JobId,
     };
-    let mut query = hires_rollup::Entity::find()
-        .select_only()
-        .column_as(column, "id")
-        .column_as(sum("q1 + q2 + q3 + q4"), "hires")
-        .filter(Expr::col(column).is_in(ids.iter().copied()))
-        .group_by(column)
-        .order_by_asc(column);
-    if let Some(year) = year {
-        query = query.filter(Expr::col(hires_rollup::Column::Year).eq(year));
-    }
-    let rows = query.into_model::<IdCount>().all(db).await?;
+    let r = Alias::new("r");
+    let mut query = Query::select();
+    query
+        .expr_as(Expr::col((r.clone(), column)), Alias::new("id"))
+        .expr_as(sum(YEAR_TOTAL), Alias::new("hires"))
+        .from_subquery(rollup::current_cells(year), r.clone())
+        .and_where(Expr::col((r.clone(), column)).is_in(ids.iter().copied()))
+        .group_by_col((r, column));
+    let statement = db.get_database_backend().build(&query);
+    let rows = IdCount::find_by_statement(statement).all(db).await?;
     Ok(rows.into_iter().map(|row| (row.id, row.hires)).collect())
 }
 
@@ -314,8 +311,5 @@ pub async fn with_as_of<C: ConnectionTrait, T>(
 pub async fn hires_changed_at(
     db: &impl ConnectionTrait,
 ) -> Result<Option<DateTime<Utc>>, AppError> {
-    Ok(report_state::Entity::find()
-        .one(db)
-        .await?
-        .and_then(|state| state.hires_changed_at))
+    Ok(rollup::changed_at(db).await?)
 }

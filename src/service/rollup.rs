@@ -1,25 +1,35 @@
 //! Keeping the report rollup current: hires per year, department and job, per quarter.
 //!
-//! Every write that adds hires adds the same counts to `hires_rollup`, and
-//! stamps `report_state.hires_changed_at`, in its own transaction; so the
-//! reports, which read only the rollup, always equal the raw aggregate.
+//! Every write that adds hires appends the same counts to `hires_rollup_delta`,
+//! stamped with the write's time, in its own transaction. Appends never
+//! conflict, so concurrent writers never wait on each other here. Reports read
+//! the compacted `hires_rollup` plus the
+//! pending deltas (added up by [`current_cells`]), so after every commit they
+//! equal the raw aggregate; the report time `asOf` is the latest stamp, folded
+//! or pending.
 //!
-//! This module owns every statement that writes the rollup or the stamp, and
+//! [`compact`] folds the deltas into `hires_rollup` and their latest stamp into
+//! `report_state`: one compactor at a time, in one transaction that sees one
+//! snapshot, so a compaction stopped at any point leaves everything as it was.
+//!
+//! This module owns every statement that writes the rollup or the stamps, and
 //! the quarter arithmetic: once in Rust, once per SQL dialect.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
-use entity::{hires_rollup, report_state};
+use entity::report_state;
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryTrait,
-    sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryFilter, Statement, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, UnionType},
     sqlx::{self, Postgres, Transaction},
 };
 
-use crate::{db::postgres::sqlx_error, error::AppError};
+use crate::{
+    db::{begin_write, postgres::sqlx_error},
+    error::AppError,
+};
 
 /// The UTC year and quarter of `hire_datetime` in PostgreSQL.
 const POSTGRES_YEAR_QUARTER: (&str, &str) = (
@@ -34,19 +44,83 @@ const SQLITE_YEAR_QUARTER: (&str, &str) = (
     "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
 );
 
-/// How a cell that exists already takes new counts, in every upsert.
-const ADD_TO_EXISTING_CELL: &str = "ON CONFLICT (year, department_id, job_id) DO UPDATE SET
+/// The table writers append to.
+const DELTAS: &str = "hires_rollup_delta";
+
+/// The columns of a delta row, in the order every append writes them.
+const DELTA_COLUMNS: &str = "year, department_id, job_id, q1, q2, q3, q4, changed_at";
+
+/// Adds every visible delta to its compacted cell (the compactor's first step).
+const FOLD_DELTAS: &str = "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+    SELECT year, department_id, job_id, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
+    FROM hires_rollup_delta WHERE true
+    GROUP BY year, department_id, job_id
+    ORDER BY year, department_id, job_id
+    ON CONFLICT (year, department_id, job_id) DO UPDATE SET
     q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
     q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4";
+
+/// Moves the folded stamp to the latest visible delta's, unless it is newer already.
+const FOLD_STAMP: &str = "UPDATE report_state
+    SET hires_changed_at = (SELECT MAX(changed_at) FROM hires_rollup_delta)
+    WHERE EXISTS (SELECT 1 FROM hires_rollup_delta)
+      AND (hires_changed_at IS NULL
+           OR hires_changed_at < (SELECT MAX(changed_at) FROM hires_rollup_delta))";
+
+/// Removes the folded deltas: the rows this transaction's snapshot sees.
+const CLEAR_DELTAS: &str = "DELETE FROM hires_rollup_delta";
+
+/// When hires last changed: the latest stamp, folded or pending, in one snapshot.
+const CHANGED_AT: &str = "SELECT MAX(changed_at) AS changed_at FROM (
+    SELECT hires_changed_at AS changed_at FROM report_state
+    UNION ALL SELECT MAX(changed_at) FROM hires_rollup_delta) stamps";
+
+/// The advisory lock that lets one compactor run at a time across instances.
+const COMPACTOR_LOCK: i64 = 0x6869_7265_735f_7275; // "hires_ru"
 
 /// Moves the stamp to `$1` unless it is newer already.
 const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
     WHERE hires_changed_at IS NULL OR hires_changed_at < $1";
 
+/// The rollup as committed: per year, department and job, the compacted
+/// cell plus its pending deltas, for one year or all. Every report selects
+/// from it (as a subquery) and never from the tables alone.
+pub fn current_cells(year: Option<i32>) -> SelectStatement {
+    let columns = ["year", "department_id", "job_id"].map(Alias::new);
+    let part = |table: &str| {
+        let mut part = Query::select();
+        part.columns(columns.clone())
+            .columns(["q1", "q2", "q3", "q4"].map(Alias::new))
+            .from(Alias::new(table));
+        if let Some(year) = year {
+            // Filtered in each part: SQLite would not push it through the GROUP BY.
+            part.and_where(Expr::col(Alias::new("year")).eq(year));
+        }
+        part
+    };
+    let mut parts = part("hires_rollup");
+    parts.union(UnionType::All, part(DELTAS));
+    let mut cells = Query::select();
+    cells.columns(columns.clone());
+    for quarter in ["q1", "q2", "q3", "q4"] {
+        cells.expr_as(
+            Expr::cust(format!("CAST(SUM({quarter}) AS BIGINT)")),
+            Alias::new(quarter),
+        );
+    }
+    cells
+        .from_subquery(parts, Alias::new("cells"))
+        .group_by_columns(columns);
+    cells
+}
+
 /// The year and quarter (1 to 4) of an instant, in UTC.
 pub fn year_quarter(at: &DateTime<Utc>) -> (i32, i16) {
     (at.year(), at.month().div_ceil(3) as i16)
 }
+
+/// The tables a restore empties and rebuilds, so no delta of the old data survives it.
+pub const ROLLUP_TABLES: [&str; 2] = ["hires_rollup", DELTAS];
 
 /// Fills an empty `hires_rollup` from every stored hire (after a restore).
 pub fn rebuild_sql(backend: DbBackend) -> String {
@@ -66,24 +140,22 @@ pub fn rebuild_sql(backend: DbBackend) -> String {
     )
 }
 
-/// PostgreSQL: an upsert that adds the hires of `source` (a table or CTE with
-/// `hire_datetime`, `department_id` and `job_id`) to the rollup.
+/// PostgreSQL: appends the hires of `source` (a table or CTE with
+/// `hire_datetime`, `department_id` and `job_id`) as deltas stamped `$1`.
 pub fn postgres_add_from(source: &str) -> String {
     let (year, quarter) = POSTGRES_YEAR_QUARTER;
     format!(
-        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+        "INSERT INTO {DELTAS} ({DELTA_COLUMNS})
     SELECT year, department_id, job_id,
            count(*) FILTER (WHERE quarter = 1), count(*) FILTER (WHERE quarter = 2),
-           count(*) FILTER (WHERE quarter = 3), count(*) FILTER (WHERE quarter = 4)
+           count(*) FILTER (WHERE quarter = 3), count(*) FILTER (WHERE quarter = 4), $1
     FROM (SELECT {year} AS year, {quarter} AS quarter, department_id, job_id
           FROM {source}) parts
-    GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3
-    {ADD_TO_EXISTING_CELL}"
+    GROUP BY 1, 2, 3"
     )
 }
 
-/// PostgreSQL: adds counts gathered in Rust to the rollup, in the caller's transaction.
+/// PostgreSQL: appends counts gathered in Rust as deltas, in the caller's transaction.
 pub async fn postgres_apply(
     tx: &mut Transaction<'_, Postgres>,
     delta: &RollupDelta,
@@ -93,10 +165,9 @@ pub async fn postgres_apply(
     }
     let columns = delta.columns();
     let sql = format!(
-        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
-    SELECT * FROM UNNEST($1::integer[], $2::integer[], $3::integer[],
-                         $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
-    {ADD_TO_EXISTING_CELL}"
+        "INSERT INTO {DELTAS} ({DELTA_COLUMNS})
+    SELECT *, $8 FROM UNNEST($1::integer[], $2::integer[], $3::integer[],
+                             $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(columns.years)
@@ -106,13 +177,15 @@ pub async fn postgres_apply(
         .bind(columns.q2)
         .bind(columns.q3)
         .bind(columns.q4)
+        .bind(now())
         .execute(&mut **tx)
         .await
         .map_err(sqlx_error)?;
     Ok(())
 }
 
-/// PostgreSQL: stamps `report_state.hires_changed_at` with the current time; it never moves back.
+/// PostgreSQL: stamps `report_state.hires_changed_at` with the current time
+/// (after a restore, which empties the deltas); it never moves back.
 pub async fn postgres_mark_hires_changed(
     tx: &mut Transaction<'_, Postgres>,
 ) -> Result<(), AppError> {
@@ -134,7 +207,7 @@ pub fn now() -> DateTime<Utc> {
 /// New hires per rollup cell, gathered before they are added.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RollupDelta {
-    /// Sorted, so every writer locks rollup rows in the same order.
+    /// Sorted, so appends and reports see cells in one order.
     cells: BTreeMap<(i32, i32, i32), [i64; 4]>,
 }
 
@@ -185,32 +258,40 @@ pub struct RollupColumns {
     pub q4: Vec<i64>,
 }
 
-/// Adds `delta` to the rollup and stamps the change time, in the caller's transaction.
+/// Appends `delta` as deltas stamped now, in the caller's transaction.
 pub async fn apply(txn: &impl ConnectionTrait, delta: &RollupDelta) -> Result<(), DbErr> {
     if delta.is_empty() {
         return Ok(());
     }
+    let stamp = now();
     let cells: Vec<_> = delta.cells.iter().collect();
     for chunk in cells.chunks(1_000) {
-        let mut upsert = hires_rollup::Entity::insert_many(chunk.iter().map(
-            |((year, department_id, job_id), quarters)| hires_rollup::ActiveModel {
-                year: Set(*year),
-                department_id: Set(*department_id),
-                job_id: Set(*job_id),
-                q1: Set(quarters[0]),
-                q2: Set(quarters[1]),
-                q3: Set(quarters[2]),
-                q4: Set(quarters[3]),
-            },
-        ))
-        .build(txn.get_database_backend());
-        upsert.sql = format!("{} {ADD_TO_EXISTING_CELL}", upsert.sql);
-        txn.execute_raw(upsert).await?;
+        let mut append = Query::insert();
+        append.into_table(Alias::new(DELTAS)).columns(
+            DELTA_COLUMNS
+                .split(", ")
+                .map(Alias::new)
+                .collect::<Vec<_>>(),
+        );
+        for ((year, department_id, job_id), [q1, q2, q3, q4]) in chunk {
+            append.values_panic([
+                (*year).into(),
+                (*department_id).into(),
+                (*job_id).into(),
+                (*q1).into(),
+                (*q2).into(),
+                (*q3).into(),
+                (*q4).into(),
+                stamp.into(),
+            ]);
+        }
+        txn.execute(&append).await?;
     }
-    mark_hires_changed(txn).await
+    Ok(())
 }
 
-/// Stamps `report_state.hires_changed_at` with the current time; it never moves back.
+/// Stamps `report_state.hires_changed_at` with the current time (after a
+/// restore, which empties the deltas); it never moves back.
 pub async fn mark_hires_changed(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
     let now = now();
     report_state::Entity::update_many()
@@ -223,4 +304,73 @@ pub async fn mark_hires_changed(txn: &impl ConnectionTrait) -> Result<(), DbErr>
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// When hires last changed, or `None` before any were stored.
+pub async fn changed_at(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let statement = Statement::from_string(db.get_database_backend(), CHANGED_AT);
+    match db.query_one_raw(statement).await? {
+        Some(row) => row.try_get("", "changed_at"),
+        None => Ok(None),
+    }
+}
+
+/// What one call of [`compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compaction {
+    /// Nothing was pending.
+    Idle,
+    /// Another compactor holds the lock; it will fold what is pending.
+    Busy,
+    /// This many delta rows were folded.
+    Folded(u64),
+}
+
+/// True when deltas wait to be folded.
+pub async fn pending(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    let statement = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT 1 AS pending FROM hires_rollup_delta LIMIT 1",
+    );
+    Ok(db.query_one_raw(statement).await?.is_some())
+}
+
+/// Folds every committed delta into `hires_rollup` and its latest stamp into
+/// `report_state`, then removes it: one transaction, one snapshot, so readers
+/// see the deltas either pending or folded, never both or neither, and a
+/// compaction stopped midway changes nothing. On PostgreSQL one compactor
+/// runs at a time (an advisory lock; others return [`Compaction::Busy`]), and
+/// writers go on appending meanwhile: their rows are not in the snapshot and
+/// wait for the next compaction.
+pub async fn compact(db: &DatabaseConnection) -> Result<Compaction, DbErr> {
+    if !pending(db).await? {
+        return Ok(Compaction::Idle);
+    }
+    let txn = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db.begin().await?;
+            txn.execute_unprepared("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .await?;
+            if !try_lock_compactor(&txn).await? {
+                return Ok(Compaction::Busy);
+            }
+            txn
+        }
+        _ => begin_write(db).await?,
+    };
+    txn.execute_unprepared(FOLD_DELTAS).await?;
+    txn.execute_unprepared(FOLD_STAMP).await?;
+    let folded = txn.execute_unprepared(CLEAR_DELTAS).await?.rows_affected();
+    txn.commit().await?;
+    Ok(Compaction::Folded(folded))
+}
+
+/// PostgreSQL: takes the compactor's lock until the transaction ends, if free.
+async fn try_lock_compactor(txn: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    let statement = Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT pg_try_advisory_xact_lock({COMPACTOR_LOCK}) AS locked"),
+    );
+    let row = txn.query_one_raw(statement).await?;
+    row.map_or(Ok(false), |row| row.try_get("", "locked"))
 }

@@ -1,7 +1,8 @@
 //! Test harness shared by the integration tests, one file per concern:
 //! [`db`] (fresh databases and the `db_tests!` macro), [`http`] (requests
-//! through the router), [`server`] (the `serve` process) and [`fixtures`]
-//! (test data and row counts). `s3.rs` is included by the tests that need it.
+//! through the router), [`server`] (the `serve` process), [`fixtures`] (test
+//! data and row counts) and [`rollup`] (the rollup and the raw aggregate it
+//! must equal). `s3.rs` is included by the tests that need it.
 //!
 //! Everything is re-exported here, so tests write `use common::TestDb;`.
 
@@ -11,6 +12,7 @@
 pub mod db;
 pub mod fixtures;
 pub mod http;
+pub mod rollup;
 pub mod server;
 
 pub use db::{Backend, Start, TestDb, run};
@@ -18,4 +20,5 @@ pub use fixtures::{
     count_rows, generated, import_dir, load_generated, rejected_rows, shared_data_dir,
 };
 pub use http::{TestResponse, first_error_code, post_graphql, seed_small, send};
+pub use rollup::{RollupCells, pending_deltas, quarterly_hires, raw_sql_aggregate, stored_rollup};
 pub use server::{Server, binary};

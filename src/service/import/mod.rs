@@ -18,6 +18,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 pub use error::ImportError;
 pub use summary::{ImportProgress, TableSummary};
 
+use super::rollup;
 use crate::{error::AppError, rules::Table};
 
 /// Loads one CSV stream into `table` in one transaction.
@@ -39,6 +40,9 @@ pub async fn import_csv(
     } else {
         batches::import_in_batches(db, table, source, input, &progress).await?
     };
+    if table == Table::HiredEmployees && summary.inserted > 0 {
+        fold_rollup_deltas(db, &progress).await;
+    }
     progress.set_phase("done");
     tracing::info!(
         table = %table,
@@ -49,4 +53,14 @@ pub async fn import_csv(
         "import finished"
     );
     Ok(summary)
+}
+
+/// Folds the import's rollup deltas (a batch import leaves one row per cell
+/// and batch), so that reports need not add them up until a compactor runs.
+/// The import is committed already: a failure here only leaves them pending.
+async fn fold_rollup_deltas(db: &DatabaseConnection, progress: &ImportProgress) {
+    progress.set_phase("folding report counts");
+    if let Err(err) = rollup::compact(db).await {
+        tracing::warn!(error = %err, "the rollup deltas stay pending for the compactor");
+    }
 }

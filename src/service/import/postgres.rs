@@ -98,8 +98,8 @@ FROM (SELECT s.line, s.id, s.name, s.hire_datetime, s.department_id, s.job_id,
     END AS verdict
 FROM special s LEFT JOIN first_valid f ON f.id = s.id) decided";
 
-/// Inserts the plain new rows and the special rows that won, adds them to the
-/// report rollup, and returns how many were inserted.
+/// Inserts the plain new rows and the special rows that won, appends them to
+/// the report rollup's deltas (stamped `$1`), and returns how many were inserted.
 static INSERT_ACCEPTED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH inserted AS (
@@ -150,6 +150,7 @@ pub(super) async fn import_hires(
     exec(&mut tx, CHECK_STAGING).await?;
     progress.set_phase("inserting");
     let inserted: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(INSERT_ACCEPTED.as_str()))
+        .bind(rollup::now())
         .fetch_one(&mut *tx)
         .await
         .map_err(sqlx_error)?;
@@ -158,9 +159,6 @@ pub(super) async fn import_hires(
         for statement in &loaded.rebuild_rest {
             exec(&mut tx, statement).await?;
         }
-    }
-    if loaded.direct > 0 || inserted > 0 {
-        rollup::postgres_mark_hires_changed(&mut tx).await?;
     }
     progress.set_phase("logging rejected rows");
     log_rejected(&mut tx, source).await?;

@@ -85,7 +85,8 @@ async fn lock_tables(
         };
         exec(tx, &format!("LOCK TABLE {table} IN {mode} MODE")).await?;
     }
-    exec(tx, "LOCK TABLE hires_rollup IN ACCESS EXCLUSIVE MODE").await
+    let rollup = rollup::ROLLUP_TABLES.join(", ");
+    exec(tx, &format!("LOCK TABLE {rollup} IN ACCESS EXCLUSIVE MODE")).await
 }
 
 /// Refuses the restore if it would leave hires pointing at missing rows.
@@ -154,7 +155,8 @@ async fn drop_keys(
         let rebuild = drop_indexes_and_constraints(tx, item.table.name()).await?;
         rebuilds.insert(item.table, rebuild);
     }
-    exec(tx, &format!("TRUNCATE hires_rollup, {}", names.join(", "))).await?;
+    let rollup = rollup::ROLLUP_TABLES.join(", ");
+    exec(tx, &format!("TRUNCATE {rollup}, {}", names.join(", "))).await?;
     Ok((foreign, rebuilds.into_values().collect()))
 }
 

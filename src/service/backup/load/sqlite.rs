@@ -65,7 +65,10 @@ pub(super) async fn replace(
             rows_restored: item.scan.rows,
         });
     }
-    txn.execute_unprepared("DELETE FROM hires_rollup").await?;
+    for table in rollup::ROLLUP_TABLES {
+        txn.execute_unprepared(&format!("DELETE FROM {table}"))
+            .await?;
+    }
     for item in items.iter().rev() {
         txn.execute_unprepared(&format!("DELETE FROM {}", item.table))
             .await?;

@@ -1,0 +1,101 @@
+//! The report rollup as stored, and the raw aggregate it must equal.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+/// Hires per (year, quarter, department, job); cells with no hires are left out.
+pub type RollupCells = BTreeMap<(i32, i16, i32, i32), i64>;
+
+/// The rollup as reports see it: the compacted cells plus the pending deltas.
+pub async fn stored_rollup(db: &DatabaseConnection) -> RollupCells {
+    let sql = "SELECT year, department_id, job_id,
+                      CAST(SUM(q1) AS BIGINT) AS q1, CAST(SUM(q2) AS BIGINT) AS q2,
+                      CAST(SUM(q3) AS BIGINT) AS q3, CAST(SUM(q4) AS BIGINT) AS q4
+               FROM (SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup
+                     UNION ALL
+                     SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup_delta) c
+               GROUP BY year, department_id, job_id";
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap();
+    let mut cells = BTreeMap::new();
+    for row in rows {
+        let get = |column: &str| row.try_get::<i32>("", column).unwrap();
+        for quarter in 1..=4i16 {
+            let hires: i64 = row.try_get("", &format!("q{quarter}")).unwrap();
+            if hires != 0 {
+                let key = (get("year"), quarter, get("department_id"), get("job_id"));
+                cells.insert(key, hires);
+            }
+        }
+    }
+    cells
+}
+
+/// The hires in a `hiresByQuarter` answer (rows with `q1` to `q4`).
+pub fn quarterly_hires(rows: &serde_json::Value) -> i64 {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (1..=4)
+                .map(|q| row[format!("q{q}")].as_i64().unwrap())
+                .sum::<i64>()
+        })
+        .sum()
+}
+
+/// Delta rows waiting to be folded.
+pub async fn pending_deltas(db: &DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM hires_rollup_delta",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+/// The per-quarter counts computed by plain SQL over the raw table, written per backend.
+pub async fn raw_sql_aggregate(db: &DatabaseConnection) -> RollupCells {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer AS year,
+                    EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::integer AS quarter,
+                    department_id, job_id, COUNT(*) AS hires
+             FROM hired_employees GROUP BY 1, 2, 3, 4"
+        }
+        _ => {
+            "SELECT CAST(strftime('%Y', hire_datetime) AS INTEGER) AS year,
+                    (CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3 AS quarter,
+                    department_id, job_id, COUNT(*) AS hires
+             FROM hired_employees GROUP BY 1, 2, 3, 4"
+        }
+    };
+    db.query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let get = |column: &str| row.try_get::<i32>("", column).unwrap();
+            let hires: i64 = row.try_get("", "hires").unwrap();
+            (
+                (
+                    get("year"),
+                    get("quarter") as i16,
+                    get("department_id"),
+                    get("job_id"),
+                ),
+                hires,
+            )
+        })
+        .collect()
+}
