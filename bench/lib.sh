@@ -4,7 +4,11 @@
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
-BIN="$PWD/target/release/hiring-analytics"
+# Where cargo puts the build: CARGO_TARGET_DIR when set (relative to the repository root, as
+# cargo reads it from here), else target/.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$PWD/$TARGET_DIR"
+BIN="$TARGET_DIR/release/hiring-analytics"
 
 # Builds the release binary BIN (quiet; nothing to do when it is up to date).
 build_release() {
