@@ -68,11 +68,16 @@ copy_lookups() {
 }
 
 # The check that check_stored runs: prints "hires|rollup_rows|mismatches", where mismatches
-# counts the rows of hires_rollup (its non-empty ones) that are not in the aggregate of
-# hired_employees per year, department, job and UTC quarter, plus the rows of the aggregate
-# that are not in hires_rollup (0 = equal).
+# counts the cells of the rollup (its non-empty ones) that are not in the aggregate of
+# hired_employees per year, department, job and UTC quarter, plus the cells of the aggregate
+# that are not in the rollup (0 = equal).
 # $1 and $2 are the UTC year and quarter of hire_datetime in the database's SQL dialect.
+# The rollup is hires_rollup, plus, when $3 is 1, the not yet compacted deltas of
+# hires_rollup_delta (same cell columns), summed per cell.
 rollup_check_sql() {
+    local cells="SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup"
+    [ "${3:-0}" = 1 ] && cells="$cells
+  UNION ALL SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup_delta"
     cat <<SQL
 WITH raw AS (
   SELECT year, department_id, job_id,
@@ -80,8 +85,11 @@ WITH raw AS (
     count(*) FILTER (WHERE quarter = 3) AS q3, count(*) FILTER (WHERE quarter = 4) AS q4
   FROM (SELECT $1 AS year, $2 AS quarter, department_id, job_id FROM hired_employees) h
   GROUP BY 1, 2, 3),
-roll AS (SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup
-  WHERE q1 + q2 + q3 + q4 > 0)
+roll AS (SELECT year, department_id, job_id, CAST(sum(q1) AS BIGINT) AS q1,
+    CAST(sum(q2) AS BIGINT) AS q2, CAST(sum(q3) AS BIGINT) AS q3, CAST(sum(q4) AS BIGINT) AS q4
+  FROM ($cells) c
+  GROUP BY 1, 2, 3
+  HAVING NOT (sum(q1) = 0 AND sum(q2) = 0 AND sum(q3) = 0 AND sum(q4) = 0))
 SELECT (SELECT count(*) FROM hired_employees), (SELECT count(*) FROM roll),
   (SELECT count(*) FROM (SELECT * FROM raw EXCEPT SELECT * FROM roll) a)
   + (SELECT count(*) FROM (SELECT * FROM roll EXCEPT SELECT * FROM raw) b);
@@ -90,25 +98,31 @@ SQL
 
 # Correctness check after a measured step. Fails the script (exit 1, message on stderr) unless
 # the database at URL $1 (postgres://… or sqlite://FILE…) stores a number of hires that is
-# `$2 $3` (test's -eq or -ge: "-eq 1000000", "-ge 825000"), and hires_rollup equals the
-# aggregate of hired_employees per year, department, job and quarter, in UTC. Prints one line
+# `$2 $3` (test's -eq or -ge: "-eq 1000000", "-ge 825000"), and the rollup (hires_rollup, plus
+# hires_rollup_delta summed per cell when that table exists) equals the aggregate of
+# hired_employees per year, department, job and quarter, in UTC. Prints one line
 # "check: ok (…)". SQLite databases are read with the sqlite3 CLI.
 check_stored() {
-    local url="$1" op="$2" want="$3" result hires rollup mismatches
+    local url="$1" op="$2" want="$3" result hires rollup mismatches deltas
     case "$url" in
         sqlite:*)
             local file="${url#sqlite:}"
             file="${file#//}"
             file="${file%%\?*}"
+            deltas=$(sqlite3 -readonly "$file" \
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'hires_rollup_delta'") &&
             result=$(rollup_check_sql "CAST(strftime('%Y', hire_datetime) AS INTEGER)" \
-                "(CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3" | sqlite3 -bail -readonly "$file") ;;
+                "(CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3" "$deltas" \
+                | sqlite3 -bail -readonly "$file") ;;
         *)
+            deltas=$(psql "$url" -qtAX -v ON_ERROR_STOP=1 \
+                -c "SELECT CASE WHEN to_regclass('hires_rollup_delta') IS NULL THEN 0 ELSE 1 END") &&
             result=$(rollup_check_sql "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::int" \
-                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::int" \
+                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::int" "$deltas" \
                 | psql "$url" -qtAX -v ON_ERROR_STOP=1) ;;
     esac || { echo "check failed: could not read $url" >&2; exit 1; }
     IFS='|' read -r hires rollup mismatches <<<"$result"
-    local says="hires stored: $hires, expected $op $want; rollup rows: $rollup, mismatches with the raw aggregate: $mismatches"
+    local says="hires stored: $hires, expected $op $want; rollup cells: $rollup$([ "$deltas" = 1 ] && echo " (with deltas)"), mismatches with the raw aggregate: $mismatches"
     if ! [ "$hires" "$op" "$want" ] 2>/dev/null || [ "$mismatches" != 0 ]; then
         echo "check failed: $says" >&2
         exit 1
