@@ -52,7 +52,17 @@ generate_import() {
     local db="$1" dir="$2"
     shift 2
     "$BIN" generate "$@" --out "$dir" >/dev/null
-    DATABASE_URL="$PG_URL/$db" "$BIN" import --dir "$dir" --progress log >/dev/null 2>&1
+    import_dir "$db" "$dir"
+}
+
+# Imports every CSV of folder $2 (departments, jobs, hires) with the CLI into database $1.
+import_dir() {
+    DATABASE_URL="$PG_URL/$1" "$BIN" import --dir "$2" --progress log >/dev/null 2>&1
+}
+
+# Prints the number of hires stored in database $1.
+hires_in() {
+    psql "$PG_URL/$1" -tAc "SELECT count(*) FROM hired_employees"
 }
 
 # Imports only departments.csv and jobs.csv of folder $2 with the CLI, into DATABASE_URL $1.
@@ -162,4 +172,36 @@ stop_server() {
 wrk_figures() {
     awk '$1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 } /Requests\/sec/ { rps = $2 }
          END { print p50, p99, rps }' "$1"
+}
+
+# Prints field $2 (requests, p50_ms, p99_ms, max_ms, errors5xx, failed, inserted,
+# socket_errors, seconds) of the RESULT line that bench/load.lua wrote into file $1.
+# Fails (exit 1, the file on stderr) when there is no RESULT line.
+load_result() {
+    local line
+    line=$(grep '^RESULT' "$1") || { cat "$1" >&2; echo "no RESULT line in $1" >&2; exit 1; }
+    sed -E "s/.* $2=([0-9.]+).*/\1/" <<<"$line"
+}
+
+# Succeeds when the load.lua run in file $1 got no 5xx, no failed request, no socket error.
+load_clean() {
+    [ "$(load_result "$1" errors5xx)" = 0 ] && [ "$(load_result "$1" failed)" = 0 ] &&
+        [ "$(load_result "$1" socket_errors)" = 0 ]
+}
+
+# Prints the number of 5xx answers in the server log from line $1 (default 1) on.
+server_5xx() {
+    tail -n +"${1:-1}" "$work/server.log" | grep -c '"status":5\|status=5[0-9][0-9]' || true
+}
+
+# The lost-row check after an insert run: $1 hires before, $2 after, $3 rows acknowledged,
+# $4 insert connections. Sets $lost (acknowledged rows not stored) and $unacknowledged (rows
+# stored from requests still in flight when wrk stopped: committed, never answered; at most
+# one 1000-row batch per connection). Succeeds when nothing is lost and that slack is whole
+# batches within one per connection.
+lost_rows() {
+    unacknowledged=$(($2 - $1 - $3))
+    lost=0
+    [ "$unacknowledged" -lt 0 ] && lost=$((-unacknowledged))
+    [ "$lost" = 0 ] && [ "$unacknowledged" -le $(($4 * 1000)) ] && [ $((unacknowledged % 1000)) = 0 ]
 }
