@@ -205,3 +205,19 @@ lost_rows() {
     [ "$unacknowledged" -lt 0 ] && lost=$((-unacknowledged))
     [ "$lost" = 0 ] && [ "$unacknowledged" -le $(($4 * 1000)) ] && [ $((unacknowledged % 1000)) = 0 ]
 }
+
+# Reads numbers (one a line) and prints "median (min–max)" with printf format $1 (default
+# %.2f); "%n" groups an integer's thousands with commas (12,345). With an even count the
+# median is the lower middle value.
+median_range() {
+    sort -g | awk -v f="${1:-%.2f}" '
+        function fmt(x,   s, r) {
+            if (f != "%n") return sprintf(f, x)
+            s = sprintf("%.0f", x); r = ""
+            while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
+            return s r
+        }
+        { v[NR] = $1 }
+        END { if (NR == 0) { print "-"; exit }
+              printf "%s (%s–%s)\n", fmt(v[int((NR + 1) / 2)]), fmt(v[1]), fmt(v[NR]) }'
+}
