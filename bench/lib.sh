@@ -221,3 +221,58 @@ median_range() {
         END { if (NR == 0) { print "-"; exit }
               printf "%s (%s–%s)\n", fmt(v[int((NR + 1) / 2)]), fmt(v[1]), fmt(v[NR]) }'
 }
+
+
+# The physical floor of loading the hires CSV $2 into database $1 (freshly migrated, with its
+# departments and jobs loaded): the same work as the import's and restore's PostgreSQL fast
+# path, and nothing else. It drops hired_employees' keys, foreign keys and indexes (their
+# definitions read from the catalog, as the fast path does; a primary key that another table
+# references stays), times a bare \copy into the stripped table, then times rebuilding them
+# (keys, then indexes, then foreign keys, with the fast path's maintenance_work_mem).
+# Sets floor_copy_s, floor_build_s and their sum floor_s; prints a "check: ok" line, or fails
+# the script unless every row is stored.
+physical_floor() {
+    local db="$1" csv="$2"
+    psql "$PG_URL/$db" -qtAX -v ON_ERROR_STOP=1 >"$work/floor_ddl.txt" <<'SQL'
+WITH con AS (
+  SELECT conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint
+  WHERE conrelid = 'hired_employees'::regclass AND contype IN ('p', 'u', 'f')
+    AND NOT (contype IN ('p', 'u') AND EXISTS (
+      SELECT 1 FROM pg_constraint r WHERE r.confrelid = 'hired_employees'::regclass))),
+idx AS (
+  SELECT indexname, indexdef FROM pg_indexes i
+  WHERE schemaname = current_schema() AND tablename = 'hired_employees'
+    AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                    WHERE c.conrelid = 'hired_employees'::regclass AND c.conname = i.indexname))
+SELECT stage || ' ' || stmt FROM (
+  SELECT 'drop' AS stage, 0 AS o, format('ALTER TABLE hired_employees DROP CONSTRAINT %I;', conname) AS stmt
+    FROM con WHERE contype = 'f'
+  UNION ALL SELECT 'drop', 1, format('ALTER TABLE hired_employees DROP CONSTRAINT %I;', conname)
+    FROM con WHERE contype <> 'f'
+  UNION ALL SELECT 'drop', 2, format('DROP INDEX %I;', indexname) FROM idx
+  UNION ALL SELECT 'build', 3, format('ALTER TABLE hired_employees ADD CONSTRAINT %I %s;', conname, def)
+    FROM con WHERE contype <> 'f'
+  UNION ALL SELECT 'build', 4, indexdef || ';' FROM idx
+  UNION ALL SELECT 'build', 5, format('ALTER TABLE hired_employees ADD CONSTRAINT %I %s;', conname, def)
+    FROM con WHERE contype = 'f') s
+ORDER BY o, stmt;
+SQL
+    local shape="SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'hired_employees'::regclass)
+        || ' constraints, ' || (SELECT count(*) FROM pg_indexes WHERE tablename = 'hired_employees') || ' indexes'"
+    local migrated rebuilt want stored
+    migrated=$(psql "$PG_URL/$db" -tAc "$shape")
+    sed -n 's/^drop //p' "$work/floor_ddl.txt" | psql "$PG_URL/$db" -qX -v ON_ERROR_STOP=1 >/dev/null
+    { echo "SET maintenance_work_mem = '512MB';"; sed -n 's/^build //p' "$work/floor_ddl.txt"; } >"$work/floor_build.sql"
+    read -r floor_copy_s _ < <(measure psql "$PG_URL/$db" -qX -v ON_ERROR_STOP=1 \
+        -c "\\copy hired_employees FROM '$csv' CSV")
+    read -r floor_build_s _ < <(measure psql "$PG_URL/$db" -qX -v ON_ERROR_STOP=1 -f "$work/floor_build.sql")
+    floor_s=$(awk -v a="$floor_copy_s" -v b="$floor_build_s" 'BEGIN { printf "%.2f", a + b }')
+    want=$(wc -l <"$csv")
+    stored=$(hires_in "$db")
+    rebuilt=$(psql "$PG_URL/$db" -tAc "$shape")
+    [ "$stored" = "$want" ] && [ "$rebuilt" = "$migrated" ] || {
+        echo "check failed: floor stored $stored hires of $want; $rebuilt rebuilt of $migrated" >&2
+        exit 1
+    }
+    echo "check: ok (floor: $stored hires stored, $rebuilt rebuilt as migrated)"
+}
