@@ -17,6 +17,7 @@
 #   bench/backup.sh                 # 1M and 5M
 #   SIZES="1000000" bench/backup.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SIZES="${SIZES:-1000000 5000000}"

@@ -17,6 +17,7 @@
 #   bench/concurrency.sh                       # RUNS=3, DURATION=15s, 100k seeded hires
 #   RUNS=1 DURATION=5s bench/concurrency.sh    # a quick look
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 DB="ha_bench_conc"

@@ -12,6 +12,7 @@
 #   bench/import.sh                 # 1M and 5M
 #   SIZES="1000000" bench/import.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SIZES="${SIZES:-1000000 5000000}"

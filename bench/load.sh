@@ -8,6 +8,7 @@
 #   bench/load.sh                       # DURATION=60s, 100k seeded hires
 #   DURATION=20s SEED_HIRES=10000 bench/load.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 DB="ha_bench_load"
@@ -33,7 +34,7 @@ wait "$reports" "$lists" "$inserts"
 
 peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$server/status")
 after=$(hires_in "$DB")
-server_5xx=$(server_5xx)
+server_5xx=$(server_5xx 1)
 
 printf "%-8s %9s %8s %9s %9s %9s %6s %7s %10s\n" op requests req/s p50_ms p99_ms max_ms 5xx failed rows
 status=0
