@@ -2,11 +2,14 @@
 # Benchmark: `hiring-analytics backup` and `restore` on PostgreSQL, next to PostgreSQL's own
 # tools on the same server in the same run:
 #   - backup  vs `COPY hired_employees TO STDOUT` (psql, output thrown away);
-#   - restore vs `\copy hired_employees FROM` the generated CSV into the empty, indexed table.
+#   - restore vs `\copy hired_employees FROM` the generated CSV into the empty, indexed table,
+#     and vs the physical floor (physical_floor in lib.sh): a bare COPY into the table
+#     stripped of its keys and indexes, then building them, the work of the restore's fast path.
 # The backup writes all three tables to a local folder (zstd Avro, checksummed, manifest);
 # the restore reads, verifies and replaces all three tables in one transaction and refreshes
 # the report rollup. Prints seconds, hire rows/s, the ratio to PostgreSQL's tool, and peak
-# memory (/usr/bin/time -v). Times are of the whole process (connecting and checking
+# memory (/usr/bin/time -v), and for the restores their time ÷ the physical floor's. Times are
+# of the whole process (connecting and checking
 # migrations included); op_seconds is the operation's own time from its log line. After each
 # restore it checks the rows stored and that the report rollup equals the raw aggregate
 # (check_stored: a "check: ok" line, or exit 1).
@@ -14,6 +17,7 @@
 #   bench/backup.sh                 # 1M and 5M
 #   SIZES="1000000" bench/backup.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SIZES="${SIZES:-1000000 5000000}"
@@ -55,17 +59,26 @@ for rows in $SIZES; do
         "\\copy hired_employees FROM '$data/hired_employees.csv' CSV")
     row "$rows" "\\copy FROM (indexed, empty table)" "$in_s" "$in_kb"
 
+    fresh_db ha_bench_floor
+    copy_lookups ha_bench_floor "$data"
+    physical_floor ha_bench_floor "$data/hired_employees.csv"
+    row "$rows" "floor: bare COPY (stripped table)" "$floor_copy_s" 0
+    row "$rows" "floor: build keys, indexes, FKs" "$floor_build_s" 0
+    row "$rows" "floor: COPY + build" "$floor_s" 0
+
     read -r res_s res_kb < <(measure env DATABASE_URL="$PG_URL/$db" "$BIN" restore "$id" \
         --backup-url "$work/backups" --progress log)
     check_stored "$PG_URL/$db" -eq "$rows"
     row "$rows" "hiring-analytics restore (replaces all)" "$res_s" "$res_kb" "$in_s" "$(inner)"
+    echo "          restore (replaces all) ÷ physical floor: $(awk -v a="$res_s" -v f="$floor_s" 'BEGIN { printf "%.2f", a / f }')"
 
     fresh_db ha_bench_empty
     read -r empty_s empty_kb < <(measure env DATABASE_URL="$PG_URL/ha_bench_empty" "$BIN" restore "$id" \
         --backup-url "$work/backups" --progress log)
     check_stored "$PG_URL/ha_bench_empty" -eq "$rows"
     row "$rows" "hiring-analytics restore (empty database)" "$empty_s" "$empty_kb" "$in_s" "$(inner)"
+    echo "          restore (empty database) ÷ physical floor: $(awk -v a="$empty_s" -v f="$floor_s" 'BEGIN { printf "%.2f", a / f }')"
     echo "          backup set: ${size} MB on disk"
     rm -rf "$work/backups" "$data"
 done
-drop_dbs ha_bench_backup ha_bench_copy ha_bench_empty
+drop_dbs ha_bench_backup ha_bench_copy ha_bench_floor ha_bench_empty

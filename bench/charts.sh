@@ -4,6 +4,7 @@
 #
 #   bench/charts.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 ROWS="${ROWS:-1000000}"

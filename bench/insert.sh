@@ -8,6 +8,7 @@
 #   bench/insert.sh                      # uses postgres://postgres@127.0.0.1:5432
 #   PG_URL=postgres://u@h:5432 bench/insert.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 DB="ha_bench_insert"

@@ -8,6 +8,7 @@
 #   bench/load.sh                       # DURATION=60s, 100k seeded hires
 #   DURATION=20s SEED_HIRES=10000 bench/load.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 DB="ha_bench_load"
@@ -20,7 +21,7 @@ build_release
 create_db "$DB"
 generate_import "$DB" "$work/data" --hires "$SEED_HIRES" --seed 3
 start_server "$DB" DATABASE_POOL_SIZE=32
-before=$(psql "$PG_URL/$DB" -tAc "SELECT count(*) FROM hired_employees")
+before=$(hires_in "$DB")
 
 url="http://127.0.0.1:$PORT"
 OP=report wrk -t 2 -c 32 -d "$DURATION" --timeout 30s -s bench/load.lua "$url" >"$work/report.txt" 2>&1 &
@@ -32,30 +33,25 @@ inserts=$!
 wait "$reports" "$lists" "$inserts"
 
 peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$server/status")
-after=$(psql "$PG_URL/$DB" -tAc "SELECT count(*) FROM hired_employees")
-server_5xx=$(grep -c '"status":5\|status=5[0-9][0-9]' "$work/server.log" || true)
+after=$(hires_in "$DB")
+server_5xx=$(server_5xx 1)
 
 printf "%-8s %9s %8s %9s %9s %9s %6s %7s %10s\n" op requests req/s p50_ms p99_ms max_ms 5xx failed rows
 status=0
 acknowledged=0
 for op in report list insert; do
-    line=$(grep '^RESULT' "$work/$op.txt") || { cat "$work/$op.txt"; exit 1; }
-    get() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$line"; }
+    get() { load_result "$work/$op.txt" "$1"; }
     printf "%-8s %9s %8.0f %9s %9s %9s %6s %7s %10s\n" "$op" "$(get requests)" \
         "$(awk -v r="$(get requests)" -v s="$(get seconds)" 'BEGIN { print r / s }')" \
         "$(get p50_ms)" "$(get p99_ms)" "$(get max_ms)" "$(get errors5xx)" "$(get failed)" "$(get inserted)"
-    [ "$(get errors5xx)" = 0 ] && [ "$(get failed)" = 0 ] && [ "$(get socket_errors)" = 0 ] || status=1
+    load_clean "$work/$op.txt" || status=1
     acknowledged=$((acknowledged + $(get inserted)))
 done
-# Inserts still in flight when wrk stops are committed but never acknowledged: at most one
-# 1000-row batch per insert connection. A lost row is an acknowledged one that is not stored.
-unacknowledged=$((after - before - acknowledged))
-lost=0
-[ "$unacknowledged" -lt 0 ] && lost=$((-unacknowledged))
+# A lost row is an acknowledged one that is not stored (lost_rows in lib.sh).
+lost_rows "$before" "$after" "$acknowledged" 16 || status=1
 echo "hires before $before, acknowledged as inserted $acknowledged, after $after: lost $lost" \
     "($unacknowledged stored from requests still in flight when wrk stopped)"
 echo "server peak memory: $((peak_kb / 1024)) MB; 5xx in the server log: $server_5xx"
-[ "$lost" = 0 ] && [ "$unacknowledged" -le 16000 ] && [ $((unacknowledged % 1000)) = 0 ] || status=1
 [ "$server_5xx" = 0 ] || status=1
 echo "load test: $([ "$status" = 0 ] && echo passed || echo FAILED)"
 exit "$status"

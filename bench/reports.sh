@@ -8,6 +8,7 @@
 #   bench/reports.sh
 #   SIZES="100000" DURATION=5s bench/reports.sh
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SIZES="${SIZES:-100000 1000000 5000000}"
