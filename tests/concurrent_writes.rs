@@ -176,8 +176,9 @@ async fn concurrent_writers_and_imports_keep_the_rollup_equal_to_the_raw_aggrega
     assert_eq!(in_2020, raw_2020);
 }
 
-/// Makes the compactor's last step (removing the folded deltas) fail, after it
-/// has added them to the compacted cells and moved the stamp.
+/// Makes the compaction's removal of the folded deltas fail: on SQLite its last
+/// step, after adding them to the compacted cells and moving the stamp; on
+/// PostgreSQL the one statement that does all three.
 async fn break_the_last_compaction_step(t: &TestDb) {
     let sql = match t.db.get_database_backend() {
         DbBackend::Postgres => vec![
@@ -230,8 +231,9 @@ async fn a_compaction_that_fails_midway_loses_and_double_counts_nothing(t: TestD
     assert_eq!(ok(&state, "{ reportsAsOf }", json!({})).await, as_of);
 }
 
-/// PostgreSQL: holds back the compactor's last step with a lock, and
-/// terminates its server process while it waits there.
+/// PostgreSQL: holds back the compactor's fold with a lock, once it holds the
+/// compactor lock in its open transaction, and terminates its server process
+/// while it waits there.
 async fn kill_a_compactor_midway(t: &TestDb) {
     let blocker = hiring_analytics::db::connect(&t.url, Default::default())
         .await
@@ -243,7 +245,7 @@ async fn kill_a_compactor_midway(t: &TestDb) {
     let db = t.db.clone();
     let compaction = tokio::spawn(async move { rollup::compact(&db).await });
     let waiting = "SELECT pid FROM pg_stat_activity
-        WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM hires_rollup_delta%'";
+        WHERE wait_event_type = 'Lock' AND query LIKE 'WITH moved AS (%DELETE FROM hires_rollup_delta%'";
     let pid: i32 = loop {
         let row = blocker
             .query_one_raw(sea_orm::Statement::from_string(

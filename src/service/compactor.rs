@@ -7,11 +7,10 @@
 
 use std::time::Duration;
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 use tokio::{task::JoinHandle, time::MissedTickBehavior};
 
 use super::rollup::{self, Compaction};
-use crate::db::sql_state;
 
 /// The default time between compactions.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(250);
@@ -45,18 +44,9 @@ async fn compact_every(db: DatabaseConnection, interval: Duration) {
         match rollup::compact(&db).await {
             Ok(Compaction::Folded(rows)) => tracing::debug!(rows, "folded rollup deltas"),
             Ok(Compaction::Idle | Compaction::Busy) => {}
-            Err(err) if raced_another_compactor(&err) => {
-                tracing::debug!(error = %err, "a compaction raced another; the next round folds the rest");
-            }
             Err(err) => {
                 tracing::warn!(error = %err, "rollup compaction failed; retrying next round")
             }
         }
     }
-}
-
-/// PostgreSQL refuses a compaction whose snapshot predates another
-/// compactor's commit (serialization failure): nothing was changed.
-fn raced_another_compactor(err: &DbErr) -> bool {
-    sql_state(err).as_deref() == Some("40001")
 }

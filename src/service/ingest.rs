@@ -270,12 +270,24 @@ pub(crate) async fn store_hire_batch(
     let mut report = InsertReport::default();
     let parsed = parse_batch(records, parse_hire_record, &mut report);
     if !parsed.is_empty() {
+        lock_hires_for_writing(txn).await?;
         let stored = StoredForHires::load(txn, &parsed).await?;
         let accepted = judge_hires(parsed, stored, &mut report);
         report.inserted = accepted.len() as u64;
         insert_hires(txn, accepted).await?;
     }
     finish_batch(txn, source, report).await
+}
+
+/// PostgreSQL: takes the hires table's write lock before reading it, so that
+/// the batch never upgrades its lock while a CSV import waits for the table
+/// (which would deadlock the two).
+async fn lock_hires_for_writing(txn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("LOCK TABLE hired_employees IN ROW EXCLUSIVE MODE")
+            .await?;
+    }
+    Ok(())
 }
 
 /// What a hire batch is checked against: stored hires with its ids, and which

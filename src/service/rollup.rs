@@ -9,8 +9,9 @@
 //! or pending.
 //!
 //! [`compact`] folds the deltas into `hires_rollup` and their latest stamp into
-//! `report_state`: one compactor at a time, in one transaction that sees one
-//! snapshot, so a compaction stopped at any point leaves everything as it was.
+//! `report_state`: one compactor at a time, in one transaction (on PostgreSQL
+//! one statement, so one snapshot), so a compaction stopped at any point
+//! leaves everything as it was.
 //!
 //! This module owns every statement that writes the rollup or the stamps, and
 //! the quarter arithmetic: once in Rust, once per SQL dialect.
@@ -22,7 +23,7 @@ use entity::report_state;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     QueryFilter, Statement, TransactionTrait,
-    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, UnionType},
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
     sqlx::{self, Postgres, Transaction},
 };
 
@@ -67,8 +68,29 @@ const FOLD_STAMP: &str = "UPDATE report_state
       AND (hires_changed_at IS NULL
            OR hires_changed_at < (SELECT MAX(changed_at) FROM hires_rollup_delta))";
 
-/// Removes the folded deltas: the rows this transaction's snapshot sees.
+/// Removes the folded deltas (SQLite, where the fold holds the only write lock).
 const CLEAR_DELTAS: &str = "DELETE FROM hires_rollup_delta";
+
+/// PostgreSQL: the whole fold in one statement, so in one snapshot: removes
+/// the deltas it sees, adds exactly those to the compacted cells and moves the
+/// stamp, and returns how many it folded. A writer's rows committed meanwhile
+/// are not in the snapshot and stay for the next fold.
+const FOLD_POSTGRES: &str = "WITH moved AS (
+    DELETE FROM hires_rollup_delta RETURNING year, department_id, job_id, q1, q2, q3, q4, changed_at
+), folded AS (
+    INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+    SELECT year, department_id, job_id, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
+    FROM moved GROUP BY year, department_id, job_id
+    ORDER BY year, department_id, job_id
+    ON CONFLICT (year, department_id, job_id) DO UPDATE SET
+    q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
+    q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4
+), stamped AS (
+    UPDATE report_state SET hires_changed_at = (SELECT MAX(changed_at) FROM moved)
+    WHERE EXISTS (SELECT 1 FROM moved)
+      AND (hires_changed_at IS NULL OR hires_changed_at < (SELECT MAX(changed_at) FROM moved))
+)
+SELECT COUNT(*) AS folded FROM moved";
 
 /// When hires last changed: the latest stamp, folded or pending, in one snapshot.
 const CHANGED_AT: &str = "SELECT MAX(changed_at) AS changed_at FROM (
@@ -85,32 +107,57 @@ const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
 /// The rollup as committed: per year, department and job, the compacted
 /// cell plus its pending deltas, for one year or all. Every report selects
 /// from it (as a subquery) and never from the tables alone.
+///
+/// Only the deltas, usually few, are summed; the compacted cells are joined
+/// to them as they are, so a report pays little for the deltas.
 pub fn current_cells(year: Option<i32>) -> SelectStatement {
-    let columns = ["year", "department_id", "job_id"].map(Alias::new);
-    let part = |table: &str| {
-        let mut part = Query::select();
-        part.columns(columns.clone())
-            .columns(["q1", "q2", "q3", "q4"].map(Alias::new))
-            .from(Alias::new(table));
-        if let Some(year) = year {
-            // Filtered in each part: SQLite would not push it through the GROUP BY.
-            part.and_where(Expr::col(Alias::new("year")).eq(year));
-        }
-        part
-    };
-    let mut parts = part("hires_rollup");
-    parts.union(UnionType::All, part(DELTAS));
-    let mut cells = Query::select();
-    cells.columns(columns.clone());
-    for quarter in ["q1", "q2", "q3", "q4"] {
-        cells.expr_as(
+    let key = ["year", "department_id", "job_id"];
+    let quarters = ["q1", "q2", "q3", "q4"];
+    let (compacted, pending) = (Alias::new("c"), Alias::new("p"));
+    let mut compacted_cells = Query::select();
+    compacted_cells
+        .columns(key.iter().chain(&quarters).map(|c| Alias::new(*c)))
+        .from(Alias::new("hires_rollup"));
+    let mut pending_cells = Query::select();
+    pending_cells
+        .columns(key.map(Alias::new))
+        .from(Alias::new(DELTAS))
+        .group_by_columns(key.map(Alias::new));
+    for quarter in quarters {
+        pending_cells.expr_as(
             Expr::cust(format!("CAST(SUM({quarter}) AS BIGINT)")),
             Alias::new(quarter),
         );
     }
+    if let Some(year) = year {
+        // In each part: neither backend pushes it through the join.
+        compacted_cells.and_where(Expr::col(Alias::new("year")).eq(year));
+        pending_cells.and_where(Expr::col(Alias::new("year")).eq(year));
+    }
+    let mut cells = Query::select();
+    for column in key {
+        cells.expr_as(
+            Expr::cust(format!("COALESCE(c.{column}, p.{column})")),
+            Alias::new(column),
+        );
+    }
+    for quarter in quarters {
+        cells.expr_as(
+            Expr::cust(format!(
+                "COALESCE(c.{quarter}, 0) + COALESCE(p.{quarter}, 0)"
+            )),
+            Alias::new(quarter),
+        );
+    }
+    let same_cell = key.iter().fold(Condition::all(), |all, column| {
+        all.add(
+            Expr::col((compacted.clone(), Alias::new(*column)))
+                .equals((pending.clone(), Alias::new(*column))),
+        )
+    });
     cells
-        .from_subquery(parts, Alias::new("cells"))
-        .group_by_columns(columns);
+        .from_subquery(compacted_cells, compacted)
+        .join_subquery(JoinType::FullOuterJoin, pending_cells, pending, same_cell);
     cells
 }
 
@@ -336,28 +383,30 @@ pub async fn pending(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
 }
 
 /// Folds every committed delta into `hires_rollup` and its latest stamp into
-/// `report_state`, then removes it: one transaction, one snapshot, so readers
-/// see the deltas either pending or folded, never both or neither, and a
-/// compaction stopped midway changes nothing. On PostgreSQL one compactor
-/// runs at a time (an advisory lock; others return [`Compaction::Busy`]), and
-/// writers go on appending meanwhile: their rows are not in the snapshot and
-/// wait for the next compaction.
+/// `report_state`, then removes it, in one transaction: readers see the
+/// deltas either pending or folded, never both or neither, and a compaction
+/// stopped at any point changes nothing.
+///
+/// On PostgreSQL one compactor runs at a time (an advisory lock; the others
+/// return [`Compaction::Busy`]), and writers go on appending meanwhile: their
+/// rows are not in the fold's snapshot and wait for the next one. On SQLite
+/// the fold holds the write lock.
 pub async fn compact(db: &DatabaseConnection) -> Result<Compaction, DbErr> {
     if !pending(db).await? {
         return Ok(Compaction::Idle);
     }
-    let txn = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            let txn = db.begin().await?;
-            txn.execute_unprepared("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .await?;
-            if !try_lock_compactor(&txn).await? {
-                return Ok(Compaction::Busy);
-            }
-            txn
+    if db.get_database_backend() == DbBackend::Postgres {
+        let txn = db.begin().await?;
+        if !try_lock_compactor(&txn).await? {
+            return Ok(Compaction::Busy);
         }
-        _ => begin_write(db).await?,
-    };
+        let statement = Statement::from_string(DbBackend::Postgres, FOLD_POSTGRES);
+        let row = txn.query_one_raw(statement).await?;
+        let folded: i64 = row.map_or(Ok(0), |row| row.try_get("", "folded"))?;
+        txn.commit().await?;
+        return Ok(Compaction::Folded(folded as u64));
+    }
+    let txn = begin_write(db).await?;
     txn.execute_unprepared(FOLD_DELTAS).await?;
     txn.execute_unprepared(FOLD_STAMP).await?;
     let folded = txn.execute_unprepared(CLEAR_DELTAS).await?.rows_affected();
