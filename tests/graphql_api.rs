@@ -124,23 +124,26 @@ async fn a_list_of_hires_costs_a_fixed_number_of_statements(t: TestDb) {
     });
     seed(&t.local_state()).await;
     let state = AppState::new(db, AccessPolicy::new(None, None, true));
-    let one = "{ h1: hiredEmployee(id: 1) { name department { department } job { job } } }";
-    let three = "{ h1: hiredEmployee(id: 1) { name department { department } job { job } } \
-                   h2: hiredEmployee(id: 2) { name department { department } job { job } } \
-                   h3: hiredEmployee(id: 3) { name department { department } job { job } } }";
-    let response = run(&state, one).await;
+    let page = |first: u32| {
+        format!(
+            "{{ hiredEmployees(first: {first}) {{ nodes {{ name department {{ department }} job {{ job }} }} }} }}"
+        )
+    };
+    let response = run(&state, &page(1)).await;
     assert_eq!(response["errors"], Value::Null, "{response}");
     let for_one = statements.swap(0, Ordering::SeqCst);
-    let response = run(&state, three).await;
+    let response = run(&state, &page(3)).await;
     assert_eq!(response["errors"], Value::Null, "{response}");
     let for_three = statements.swap(0, Ordering::SeqCst);
     assert_eq!(
-        response["data"]["h3"]["department"]["department"],
+        response["data"]["hiredEmployees"]["nodes"][2]["department"]["department"],
         "Engineering"
     );
-    // One query for the hires, one for their departments, one for their jobs.
-    assert_eq!(for_one, 3);
-    assert_eq!(for_three, 3);
+    // The page, then one query for its departments and one for its jobs.
+    assert_eq!(for_one, for_three);
+    let response = run(&state, "{ hiredEmployees(first: 3) { nodes { name } } }").await;
+    assert_eq!(response["errors"], Value::Null, "{response}");
+    assert_eq!(for_three, statements.swap(0, Ordering::SeqCst) + 2);
 }
 
 async fn a_query_deeper_than_the_limit_is_refused_with_a_code(t: TestDb) {

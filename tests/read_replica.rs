@@ -31,7 +31,7 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary(t: TestDb) {
     let mut state = t.local_state();
     state.read_db = replica.db.clone();
 
-    // Lists, nested lookups (DataLoader) and reports come from the replica.
+    // Lists, nested lookups and reports come from the replica.
     let data = run(
         &state,
         "{ departments { id } jobs { id }

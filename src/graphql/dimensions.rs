@@ -1,16 +1,19 @@
 //! Departments and jobs, the two dimensions every hire points to, with their
 //! hire counts.
 
-use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject, dataloader::DataLoader};
+use std::collections::HashMap;
+
+use async_graphql::{ComplexObject, Context, Lookahead, Object, Result, SimpleObject};
 use entity::{department, job};
+use sea_orm::DatabaseConnection;
 
 use super::{
-    loaders::{ByIdLoader, DepartmentId, HiresCount, JobId},
+    prefetch::{self, HireCounts},
     read_db,
 };
-use crate::service::{
-    lookups,
-    reports::{self, HiresBy},
+use crate::{
+    error::AppError,
+    service::{lookups, reports::HiresBy},
 };
 
 /// An organisational unit that hires.
@@ -21,14 +24,25 @@ pub struct Department {
     pub id: i32,
     /// Its unique name.
     pub department: String,
+    /// The hire counts prefetched for the query's `hires` fields.
+    #[graphql(skip)]
+    pub counts: HireCounts,
+}
+
+impl Department {
+    /// A department with the hire counts prefetched for it.
+    fn with_counts(m: department::Model, counts: Option<HireCounts>) -> Self {
+        Self {
+            id: m.id,
+            department: m.department,
+            counts: counts.unwrap_or_default(),
+        }
+    }
 }
 
 impl From<department::Model> for Department {
     fn from(m: department::Model) -> Self {
-        Self {
-            id: m.id,
-            department: m.department,
-        }
+        Self::with_counts(m, None)
     }
 }
 
@@ -40,27 +54,75 @@ pub struct Job {
     pub id: i32,
     /// Its unique title.
     pub job: String,
+    /// The hire counts prefetched for the query's `hires` fields.
+    #[graphql(skip)]
+    pub counts: HireCounts,
 }
 
-impl From<job::Model> for Job {
-    fn from(m: job::Model) -> Self {
+impl Job {
+    /// A job with the hire counts prefetched for it.
+    fn with_counts(m: job::Model, counts: Option<HireCounts>) -> Self {
         Self {
             id: m.id,
             job: m.job,
+            counts: counts.unwrap_or_default(),
         }
     }
 }
 
-async fn hires(ctx: &Context<'_>, by: HiresBy, id: i32, year: Option<i32>) -> Result<i64> {
-    // Checked here: a bad year must fail this field, not the shared loader's whole batch.
-    if let Some(year) = year {
-        reports::check_year(year)?;
+impl From<job::Model> for Job {
+    fn from(m: job::Model) -> Self {
+        Self::with_counts(m, None)
     }
-    let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
-    Ok(loader
-        .load_one(HiresCount { by, id, year })
-        .await?
-        .unwrap_or(0))
+}
+
+/// `rows` as GraphQL objects keyed by id, with the hire counts `selection`
+/// (the selection set of those objects) asks for: one query per distinct year.
+async fn with_counts<M, T>(
+    db: &DatabaseConnection,
+    by: HiresBy,
+    rows: Vec<(i32, M)>,
+    selection: &Lookahead<'_>,
+    make: fn(M, Option<HireCounts>) -> T,
+) -> Result<Vec<(i32, T)>, AppError> {
+    let ids: Vec<i32> = rows.iter().map(|(id, _)| *id).collect();
+    let mut counts = prefetch::hire_counts(db, by, &ids, selection).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, row)| (id, make(row, counts.remove(&id))))
+        .collect())
+}
+
+/// The departments with these ids, keyed by id, with the hire counts
+/// `selection` asks for; absent ids are missing.
+pub async fn departments_by_ids(
+    db: &DatabaseConnection,
+    ids: &[i32],
+    selection: &Lookahead<'_>,
+) -> Result<HashMap<i32, Department>, AppError> {
+    let rows = lookups::departments_by_ids(db, ids).await?;
+    let rows = rows.into_iter().collect();
+    let found = with_counts(
+        db,
+        HiresBy::Department,
+        rows,
+        selection,
+        Department::with_counts,
+    );
+    Ok(found.await?.into_iter().collect())
+}
+
+/// The jobs with these ids, keyed by id, with the hire counts `selection`
+/// asks for; absent ids are missing.
+pub async fn jobs_by_ids(
+    db: &DatabaseConnection,
+    ids: &[i32],
+    selection: &Lookahead<'_>,
+) -> Result<HashMap<i32, Job>, AppError> {
+    let rows = lookups::jobs_by_ids(db, ids).await?;
+    let rows = rows.into_iter().collect();
+    let found = with_counts(db, HiresBy::Job, rows, selection, Job::with_counts);
+    Ok(found.await?.into_iter().collect())
 }
 
 #[ComplexObject]
@@ -68,7 +130,8 @@ impl Department {
     /// Hires of this department in `year` (UTC), or in all years when omitted
     /// (batched: a list of departments costs one query).
     async fn hires(&self, ctx: &Context<'_>, year: Option<i32>) -> Result<i64> {
-        hires(ctx, HiresBy::Department, self.id, year).await
+        let db = read_db(ctx);
+        Ok(prefetch::hires_of(db, HiresBy::Department, self.id, year, &self.counts).await?)
     }
 }
 
@@ -77,7 +140,8 @@ impl Job {
     /// Hires for this job in `year` (UTC), or in all years when omitted
     /// (batched: a list of jobs costs one query).
     async fn hires(&self, ctx: &Context<'_>, year: Option<i32>) -> Result<i64> {
-        hires(ctx, HiresBy::Job, self.id, year).await
+        let db = read_db(ctx);
+        Ok(prefetch::hires_of(db, HiresBy::Job, self.id, year, &self.counts).await?)
     }
 }
 
@@ -89,28 +153,39 @@ pub struct DimensionsQuery;
 impl DimensionsQuery {
     /// Every department, ordered by id.
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
-        let rows = lookups::list_departments(read_db(ctx)).await?;
-        Ok(rows.into_iter().map(Department::from).collect())
+        let db = read_db(ctx);
+        let rows = lookups::list_departments(db).await?;
+        let rows = rows.into_iter().map(|row| (row.id, row)).collect();
+        let selection = ctx.look_ahead();
+        let found = with_counts(
+            db,
+            HiresBy::Department,
+            rows,
+            &selection,
+            Department::with_counts,
+        );
+        Ok(found.await?.into_iter().map(|(_, d)| d).collect())
     }
 
     /// The department with this id, or null when there is none.
     async fn department(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Department>> {
-        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
-        Ok(loader
-            .load_one(DepartmentId(id))
-            .await?
-            .map(Department::from))
+        let mut found = departments_by_ids(read_db(ctx), &[id], &ctx.look_ahead()).await?;
+        Ok(found.remove(&id))
     }
 
     /// Every job, ordered by id.
     async fn jobs(&self, ctx: &Context<'_>) -> Result<Vec<Job>> {
-        let rows = lookups::list_jobs(read_db(ctx)).await?;
-        Ok(rows.into_iter().map(Job::from).collect())
+        let db = read_db(ctx);
+        let rows = lookups::list_jobs(db).await?;
+        let rows = rows.into_iter().map(|row| (row.id, row)).collect();
+        let selection = ctx.look_ahead();
+        let found = with_counts(db, HiresBy::Job, rows, &selection, Job::with_counts);
+        Ok(found.await?.into_iter().map(|(_, j)| j).collect())
     }
 
     /// The job with this id, or null when there is none.
     async fn job(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Job>> {
-        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
-        Ok(loader.load_one(JobId(id)).await?.map(Job::from))
+        let mut found = jobs_by_ids(read_db(ctx), &[id], &ctx.look_ahead()).await?;
+        Ok(found.remove(&id))
     }
 }

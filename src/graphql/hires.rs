@@ -1,16 +1,18 @@
 //! Hires: reading one, and inserting batches of departments, jobs and hires.
 
+use std::collections::HashMap;
+
 use async_graphql::{
-    ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject, connection::PageInfo,
-    dataloader::DataLoader,
+    ComplexObject, Context, Enum, InputObject, Lookahead, Object, Result, SimpleObject,
+    connection::PageInfo,
 };
 use entity::hired_employee;
+use sea_orm::DatabaseConnection;
 
 use super::{
     check_filter_ids, db,
-    dimensions::{Department, Job},
-    loaders::{ByIdLoader, DepartmentId, HireId, JobId},
-    read_db,
+    dimensions::{self, Department, Job},
+    prefetch, read_db,
     scalars::DateTime,
 };
 use crate::{
@@ -19,7 +21,7 @@ use crate::{
     rules::{Dimension, RawRecord},
     service::{
         hires_list::{self, HirePage},
-        ingest,
+        ingest, lookups,
     },
 };
 
@@ -40,6 +42,16 @@ pub struct HiredEmployee {
     pub department_id: i32,
     /// The id of the job hired for.
     pub job_id: i32,
+    /// Its department and job, when the query's look-ahead prefetched them.
+    #[graphql(skip)]
+    pub prefetched: Prefetched,
+}
+
+/// A hire's department and job, read ahead with those of the rest of its list.
+#[derive(Debug, Clone, Default)]
+pub struct Prefetched {
+    department: Option<Department>,
+    job: Option<Job>,
 }
 
 impl From<hired_employee::Model> for HiredEmployee {
@@ -50,7 +62,67 @@ impl From<hired_employee::Model> for HiredEmployee {
             hire_datetime: DateTime(m.hire_datetime),
             department_id: m.department_id,
             job_id: m.job_id,
+            prefetched: Prefetched::default(),
         }
+    }
+}
+
+/// The departments and jobs of a list of hires, as far as the query selects them.
+#[derive(Debug, Default)]
+struct NestedLookups {
+    departments: HashMap<i32, Department>,
+    jobs: HashMap<i32, Job>,
+}
+
+/// The distinct ids in `ids`, in ascending order.
+fn distinct(mut ids: Vec<i32>) -> Vec<i32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+impl NestedLookups {
+    /// Reads what `hires` (the selection set of the hire objects, if selected)
+    /// asks about `rows`: one query for their departments, one for their jobs,
+    /// and one per distinct year of those departments' or jobs' hire counts.
+    async fn fetch<'r>(
+        db: &DatabaseConnection,
+        rows: impl Iterator<Item = &'r hired_employee::Model>,
+        hires: Option<Lookahead<'_>>,
+    ) -> Result<Self, AppError> {
+        let mut nested = Self::default();
+        let Some(hires) = hires else {
+            return Ok(nested);
+        };
+        let (department_ids, job_ids) = rows.map(|row| (row.department_id, row.job_id)).unzip();
+        let (department, job) = (hires.field("department"), hires.field("job"));
+        // Both at once: the page waits for one round trip, not two.
+        let departments = async {
+            match department.exists() {
+                true => {
+                    dimensions::departments_by_ids(db, &distinct(department_ids), &department).await
+                }
+                false => Ok(HashMap::new()),
+            }
+        };
+        let jobs = async {
+            match job.exists() {
+                true => dimensions::jobs_by_ids(db, &distinct(job_ids), &job).await,
+                false => Ok(HashMap::new()),
+            }
+        };
+        (nested.departments, nested.jobs) = tokio::try_join!(departments, jobs)?;
+        Ok(nested)
+    }
+
+    /// `row` as a hire carrying its prefetched department and job.
+    fn hire(&self, row: &hired_employee::Model) -> HiredEmployee {
+        let mut hire = HiredEmployee::from(row.clone());
+        hire.prefetched = Prefetched {
+            department: self.departments.get(&row.department_id).cloned(),
+            job: self.jobs.get(&row.job_id).cloned(),
+        };
+        hire
     }
 }
 
@@ -65,22 +137,24 @@ fn dangling(what: &str, id: i32) -> async_graphql::Error {
 impl HiredEmployee {
     /// The hiring department (batched: a list of hires costs one query).
     async fn department(&self, ctx: &Context<'_>) -> Result<Department> {
-        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
-        loader
-            .load_one(DepartmentId(self.department_id))
-            .await?
-            .map(Department::from)
-            .ok_or_else(|| dangling("department", self.department_id))
+        if let Some(department) = &self.prefetched.department {
+            return Ok(department.clone());
+        }
+        let id = self.department_id;
+        let selection = ctx.look_ahead();
+        let mut found = dimensions::departments_by_ids(read_db(ctx), &[id], &selection).await?;
+        found.remove(&id).ok_or_else(|| dangling("department", id))
     }
 
     /// The job hired for (batched: a list of hires costs one query).
     async fn job(&self, ctx: &Context<'_>) -> Result<Job> {
-        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
-        loader
-            .load_one(JobId(self.job_id))
-            .await?
-            .map(Job::from)
-            .ok_or_else(|| dangling("job", self.job_id))
+        if let Some(job) = &self.prefetched.job {
+            return Ok(job.clone());
+        }
+        let id = self.job_id;
+        let selection = ctx.look_ahead();
+        let mut found = dimensions::jobs_by_ids(read_db(ctx), &[id], &selection).await?;
+        found.remove(&id).ok_or_else(|| dangling("job", id))
     }
 }
 
@@ -168,6 +242,7 @@ pub struct HiredEmployeeEdge {
 pub struct HiredEmployeeConnection {
     page: HirePage,
     filter: hires_list::HireFilter,
+    nested: NestedLookups,
 }
 
 #[Object]
@@ -179,7 +254,7 @@ impl HiredEmployeeConnection {
             .iter()
             .map(|(row, cursor)| HiredEmployeeEdge {
                 cursor: cursor.clone(),
-                node: row.clone().into(),
+                node: self.nested.hire(row),
             })
             .collect()
     }
@@ -189,7 +264,7 @@ impl HiredEmployeeConnection {
         self.page
             .rows
             .iter()
-            .map(|(row, _)| row.clone().into())
+            .map(|(row, _)| self.nested.hire(row))
             .collect()
     }
 
@@ -217,8 +292,12 @@ pub struct HiresQuery;
 impl HiresQuery {
     /// The hire with this id, or null when there is none.
     async fn hired_employee(&self, ctx: &Context<'_>, id: i32) -> Result<Option<HiredEmployee>> {
-        let loader = ctx.data_unchecked::<DataLoader<ByIdLoader>>();
-        Ok(loader.load_one(HireId(id)).await?.map(HiredEmployee::from))
+        let db = read_db(ctx);
+        let Some(row) = lookups::hires_by_ids(db, &[id]).await?.remove(&id) else {
+            return Ok(None);
+        };
+        let nested = NestedLookups::fetch(db, [&row].into_iter(), Some(ctx.look_ahead())).await?;
+        Ok(Some(nested.hire(&row)))
     }
 
     /// Hires matching `filter`, in `orderBy` order (by id when omitted), one
@@ -250,8 +329,20 @@ impl HiresQuery {
             last: last.map(i64::from),
             before,
         };
-        let page = hires_list::list_hires(read_db(ctx), &filter, order, &request).await?;
-        Ok(HiredEmployeeConnection { page, filter })
+        let db = read_db(ctx);
+        let page = hires_list::list_hires(db, &filter, order, &request).await?;
+        let selection = ctx.look_ahead();
+        let hires = prefetch::merged(&[
+            selection.field("nodes"),
+            selection.field("edges").field("node"),
+        ]);
+        let rows = page.rows.iter().map(|(row, _)| row);
+        let nested = NestedLookups::fetch(db, rows, hires).await?;
+        Ok(HiredEmployeeConnection {
+            page,
+            filter,
+            nested,
+        })
     }
 }
 

@@ -10,8 +10,8 @@ mod backup;
 mod dimensions;
 mod error_codes;
 mod hires;
-mod loaders;
 mod observe;
+mod prefetch;
 pub mod query_limits;
 mod reports;
 mod scalars;
@@ -22,7 +22,6 @@ use sea_orm::DatabaseConnection;
 use crate::{error::AppError, state::AppState};
 
 pub use error_codes::ErrorCodes;
-pub use loaders::ByIdLoader;
 pub use query_limits::{DEFAULT_MAX_COMPLEXITY, DEFAULT_MAX_DEPTH, QueryLimits};
 
 /// The most ids one filter list (`departmentIds`, `jobIds`) may hold.
