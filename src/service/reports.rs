@@ -1,4 +1,5 @@
-//! The reports, read from the rollup as committed ([`rollup::current_cells`]):
+//! The reports, read from the rollup as committed ([`rollup::current_cells`],
+//! [`rollup::rollup_rows`]):
 //! hires per quarter, and departments above the mean.
 
 use std::collections::HashMap;
@@ -234,7 +235,7 @@ async fn hires_per_department_in(
             Alias::new("department"),
         )
         .expr_as(sum(YEAR_TOTAL), Alias::new("hired"))
-        .from_subquery(rollup::current_cells(Some(year)), r.clone())
+        .from_subquery(rollup::rollup_rows(Some(year)), r.clone())
         .join_as(
             JoinType::InnerJoin,
             department::Entity,
@@ -286,7 +287,7 @@ pub async fn hires_per(
     query
         .expr_as(Expr::col((r.clone(), column)), Alias::new("id"))
         .expr_as(sum(YEAR_TOTAL), Alias::new("hires"))
-        .from_subquery(rollup::current_cells(year), r.clone())
+        .from_subquery(rollup::rollup_rows(year), r.clone())
         .and_where(Expr::col((r.clone(), column)).is_in(ids.iter().copied()))
         .group_by_col((r, column));
     let statement = db.get_database_backend().build(&query);

@@ -23,7 +23,7 @@ use entity::report_state;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     QueryFilter, Statement, TransactionTrait,
-    sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, UnionType},
     sqlx::{self, Postgres, Transaction},
 };
 
@@ -104,9 +104,30 @@ const COMPACTOR_LOCK: i64 = 0x6869_7265_735f_7275; // "hires_ru"
 const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
     WHERE hires_changed_at IS NULL OR hires_changed_at < $1";
 
+/// The rollup's rows as committed, for one year or all: the compacted cells
+/// and the pending deltas, not added up (a cell may come more than once).
+/// For reports that sum over coarser groups than a cell, such as a department.
+pub fn rollup_rows(year: Option<i32>) -> SelectStatement {
+    let part = |table: &str| {
+        let mut part = Query::select();
+        part.columns(CELL_COLUMNS.map(Alias::new))
+            .from(Alias::new(table));
+        if let Some(year) = year {
+            part.and_where(Expr::col(Alias::new("year")).eq(year));
+        }
+        part
+    };
+    let mut rows = part("hires_rollup");
+    rows.union(UnionType::All, part(DELTAS));
+    rows
+}
+
+/// The columns of a rollup cell, compacted or pending.
+const CELL_COLUMNS: [&str; 7] = ["year", "department_id", "job_id", "q1", "q2", "q3", "q4"];
+
 /// The rollup as committed: per year, department and job, the compacted
 /// cell plus its pending deltas, for one year or all. Every report selects
-/// from it (as a subquery) and never from the tables alone.
+/// from it or from [`rollup_rows`] (as a subquery), never from one table alone.
 ///
 /// Only the deltas, usually few, are summed; the compacted cells are joined
 /// to them as they are, so a report pays little for the deltas.
@@ -116,7 +137,7 @@ pub fn current_cells(year: Option<i32>) -> SelectStatement {
     let (compacted, pending) = (Alias::new("c"), Alias::new("p"));
     let mut compacted_cells = Query::select();
     compacted_cells
-        .columns(key.iter().chain(&quarters).map(|c| Alias::new(*c)))
+        .columns(CELL_COLUMNS.map(Alias::new))
         .from(Alias::new("hires_rollup"));
     let mut pending_cells = Query::select();
     pending_cells
