@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use entity::{department, hired_employee, job};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, QueryFilter, QuerySelect, SqlErr, sea_query::LockType,
+    DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait, SqlErr, sea_query::LockType,
 };
 
 use super::{
@@ -270,7 +270,6 @@ pub(crate) async fn store_hire_batch(
     let mut report = InsertReport::default();
     let parsed = parse_batch(records, parse_hire_record, &mut report);
     if !parsed.is_empty() {
-        lock_hires_for_writing(txn).await?;
         let stored = StoredForHires::load(txn, &parsed).await?;
         let accepted = judge_hires(parsed, stored, &mut report);
         report.inserted = accepted.len() as u64;
@@ -299,13 +298,17 @@ struct StoredForHires {
 }
 
 impl StoredForHires {
+    /// Reads what the batch is checked against, locking as every writer does:
+    /// departments, jobs, then hires (the order a restore locks them in).
     async fn load(
         txn: &impl ConnectionTrait,
         parsed: &[(&RawRecord, HireRow)],
     ) -> Result<Self, DbErr> {
+        let departments = existing_ids(txn, Dimension::Departments, parsed, |r| r.department_id);
+        let departments = departments.await?;
+        let jobs = existing_ids(txn, Dimension::Jobs, parsed, |r| r.job_id).await?;
+        lock_hires_for_writing(txn).await?;
         let ids: HashSet<i32> = parsed.iter().map(|(_, r)| r.id).collect();
-        let department_ids: HashSet<i32> = parsed.iter().map(|(_, r)| r.department_id).collect();
-        let job_ids: HashSet<i32> = parsed.iter().map(|(_, r)| r.job_id).collect();
         let hires = hired_employee::Entity::find()
             .filter(hired_employee::Column::Id.is_in(ids))
             .all(txn)
@@ -322,39 +325,46 @@ impl StoredForHires {
                 (row.id, row)
             })
             .collect();
-        // On PostgreSQL the referenced rows are locked FOR KEY SHARE once here, as
-        // the foreign-key checks would do row by row: those then find the lock
-        // already held, instead of creating a multixact per row when batches run
-        // concurrently.
-        let key_share = txn.get_database_backend() == DbBackend::Postgres;
-        let mut departments = department::Entity::find()
-            .select_only()
-            .column(department::Column::Id)
-            .filter(department::Column::Id.is_in(department_ids));
-        let mut jobs = job::Entity::find()
-            .select_only()
-            .column(job::Column::Id)
-            .filter(job::Column::Id.is_in(job_ids));
-        if key_share {
-            departments = departments.lock(LockType::KeyShare);
-            jobs = jobs.lock(LockType::KeyShare);
-        }
         Ok(Self {
             hires,
-            departments: departments
-                .into_tuple::<i32>()
-                .all(txn)
-                .await?
-                .into_iter()
-                .collect(),
-            jobs: jobs
-                .into_tuple::<i32>()
-                .all(txn)
-                .await?
-                .into_iter()
-                .collect(),
+            departments,
+            jobs,
         })
     }
+}
+
+/// Which of the batch's department (or job) ids exist.
+///
+/// On PostgreSQL the rows are locked FOR KEY SHARE once here, as the
+/// foreign-key checks would do row by row: those then find the lock already
+/// held, instead of creating a multixact per row when batches run concurrently.
+async fn existing_ids(
+    txn: &impl ConnectionTrait,
+    dimension: Dimension,
+    parsed: &[(&RawRecord, HireRow)],
+    id: impl Fn(&HireRow) -> i32,
+) -> Result<HashSet<i32>, DbErr> {
+    let ids: HashSet<i32> = parsed.iter().map(|(_, r)| id(r)).collect();
+    let mut query = match dimension {
+        Dimension::Departments => department::Entity::find()
+            .select_only()
+            .column(department::Column::Id)
+            .filter(department::Column::Id.is_in(ids))
+            .into_query(),
+        Dimension::Jobs => job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::Id.is_in(ids))
+            .into_query(),
+    };
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query.lock(LockType::KeyShare);
+    }
+    let statement = txn.get_database_backend().build(&query);
+    let rows = txn.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| row.try_get_by_index::<i32>(0))
+        .collect()
 }
 
 /// Decides each parsed hire, in input order: a stored (or earlier accepted) id
