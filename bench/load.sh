@@ -2,8 +2,9 @@
 # Load test on PostgreSQL: 64 connections for 60 s, mixing report queries (32 connections),
 # hire listings with nested lookups (16) and 1000-row inserts (16), each mix driven by its
 # own wrk so every operation gets its own p50/p99. Afterwards it counts the stored rows
-# against the rows the server acknowledged: the run fails on any 5xx answer, any failed
-# request, or any lost row. Prints the server's peak memory (VmHWM).
+# against the rows the server acknowledged and checks that the report rollup (with its
+# pending deltas) equals the raw aggregate: the run fails on any 5xx answer, any failed
+# request, any lost row or any rollup mismatch. Prints the server's peak memory (VmHWM).
 #
 #   bench/load.sh                       # DURATION=60s, 100k seeded hires
 #   DURATION=20s SEED_HIRES=10000 bench/load.sh
@@ -12,6 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 DB="ha_bench_load"
+drop_at_exit="$DB"
 PORT="${PORT:-8098}"
 DURATION="${DURATION:-60s}"
 SEED_HIRES="${SEED_HIRES:-100000}"
@@ -53,5 +55,6 @@ echo "hires before $before, acknowledged as inserted $acknowledged, after $after
     "($unacknowledged stored from requests still in flight when wrk stopped)"
 echo "server peak memory: $((peak_kb / 1024)) MB; 5xx in the server log: $server_5xx"
 [ "$server_5xx" = 0 ] || status=1
+check_stored "$PG_URL/$DB" -ge "$((before + acknowledged))" # exits 1 on a mismatch
 echo "load test: $([ "$status" = 0 ] && echo passed || echo FAILED)"
 exit "$status"

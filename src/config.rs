@@ -340,7 +340,8 @@ pub struct ServeArgs {
 
     /// Milliseconds between folds of the report rollup's pending deltas into its compacted
     /// cells (one instance at a time does it).
-    #[arg(long, env = "ROLLUP_COMPACT_INTERVAL_MS", default_value_t = 250,
+    #[arg(long, env = "ROLLUP_COMPACT_INTERVAL_MS",
+          default_value_t = crate::service::compactor::DEFAULT_INTERVAL_MS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub rollup_compact_interval_ms: u64,
 

@@ -12,8 +12,8 @@ use tokio::{task::JoinHandle, time::MissedTickBehavior};
 
 use super::rollup::{self, Compaction};
 
-/// The default time between compactions.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(250);
+/// The default time between compactions, in milliseconds.
+pub const DEFAULT_INTERVAL_MS: u64 = 250;
 
 /// A running compactor; stop it before closing the pool.
 #[derive(Debug)]
