@@ -127,6 +127,11 @@ FROM import_hires_checked
 WHERE verdict NOT IN ('INSERTED', 'UNCHANGED')
 ORDER BY line";
 
+/// The advisory lock that lets one hire import at a time choose and take its
+/// table lock: two imports that both found the table empty would otherwise
+/// each hold a read lock while waiting for the other's to go.
+const HIRE_IMPORT_LOCK: i64 = 0x6869_7265_735f_696d; // "hires_im"
+
 /// Refused rows read and logged at a time.
 const REJECTED_PAGE: usize = 1_000;
 
@@ -139,6 +144,11 @@ pub(super) async fn import_hires(
 ) -> Result<TableSummary, AppError> {
     let mut tx = pool.begin().await.map_err(sqlx_error)?;
     use_bulk_memory(&mut tx).await?;
+    exec(
+        &mut tx,
+        &format!("SELECT pg_advisory_xact_lock({HIRE_IMPORT_LOCK})"),
+    )
+    .await?;
     let loaded = if lock_hires(&mut tx).await? {
         load_into_empty(&mut tx, source, input, progress).await?
     } else {
@@ -173,9 +183,14 @@ pub(super) async fn import_hires(
 /// The lock is chosen before it is taken and never upgraded: upgrading
 /// would deadlock with an insert batch that read the table and waits to
 /// write it. An empty table is loaded under an exclusive lock (its indexes
-/// are dropped); otherwise other writers wait and readers go on.
+/// and foreign keys are dropped); otherwise other writers wait and readers go
+/// on. Dropping the foreign keys locks departments and jobs too, so those are
+/// locked first, in the order every writer and a restore take them.
 async fn lock_hires(tx: &mut Transaction<'_, Postgres>) -> Result<bool, AppError> {
     let looks_empty = table_is_empty(tx).await?;
+    if looks_empty {
+        exec(tx, "LOCK TABLE departments, jobs IN ACCESS EXCLUSIVE MODE").await?;
+    }
     exec(
         tx,
         if looks_empty {
