@@ -16,7 +16,7 @@
 //! This module owns every statement that writes the rollup or the stamps, and
 //! the quarter arithmetic: once in Rust, once per SQL dialect.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
 use entity::report_state;
@@ -45,52 +45,68 @@ const SQLITE_YEAR_QUARTER: (&str, &str) = (
     "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
 );
 
+/// The compacted cells, as of the last fold.
+const COMPACTED: &str = "hires_rollup";
+
 /// The table writers append to.
 const DELTAS: &str = "hires_rollup_delta";
 
 /// The columns of a delta row, in the order every append writes them.
 const DELTA_COLUMNS: &str = "year, department_id, job_id, q1, q2, q3, q4, changed_at";
 
-/// Adds every visible delta to its compacted cell (the compactor's first step).
-const FOLD_DELTAS: &str = "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
+/// Adds the rows of `source` (cells with `q1` to `q4`), summed per cell, to
+/// the compacted cells.
+fn add_to_compacted(source: &str) -> String {
+    format!(
+        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
     SELECT year, department_id, job_id, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
-    FROM hires_rollup_delta WHERE true
+    FROM {source} WHERE true
     GROUP BY year, department_id, job_id
     ORDER BY year, department_id, job_id
     ON CONFLICT (year, department_id, job_id) DO UPDATE SET
     q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
-    q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4";
+    q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4"
+    )
+}
 
-/// Moves the folded stamp to the latest visible delta's, unless it is newer already.
-const FOLD_STAMP: &str = "UPDATE report_state
-    SET hires_changed_at = (SELECT MAX(changed_at) FROM hires_rollup_delta)
-    WHERE EXISTS (SELECT 1 FROM hires_rollup_delta)
+/// Moves the folded stamp to the latest `changed_at` of `source`, unless it is newer already.
+fn restamp_from(source: &str) -> String {
+    format!(
+        "UPDATE report_state SET hires_changed_at = (SELECT MAX(changed_at) FROM {source})
+    WHERE EXISTS (SELECT 1 FROM {source})
       AND (hires_changed_at IS NULL
-           OR hires_changed_at < (SELECT MAX(changed_at) FROM hires_rollup_delta))";
+           OR hires_changed_at < (SELECT MAX(changed_at) FROM {source}))"
+    )
+}
 
-/// Removes the folded deltas (SQLite, where the fold holds the only write lock).
-const CLEAR_DELTAS: &str = "DELETE FROM hires_rollup_delta";
+/// SQLite: the fold's three steps, in one write transaction (the only writer):
+/// add the deltas to the compacted cells, move the stamp, remove the deltas.
+static FOLD_SQLITE: LazyLock<[String; 3]> = LazyLock::new(|| {
+    [
+        add_to_compacted(DELTAS),
+        restamp_from(DELTAS),
+        format!("DELETE FROM {DELTAS}"),
+    ]
+});
 
 /// PostgreSQL: the whole fold in one statement, so in one snapshot: removes
 /// the deltas it sees, adds exactly those to the compacted cells and moves the
 /// stamp, and returns how many it folded. A writer's rows committed meanwhile
 /// are not in the snapshot and stay for the next fold.
-const FOLD_POSTGRES: &str = "WITH moved AS (
-    DELETE FROM hires_rollup_delta RETURNING year, department_id, job_id, q1, q2, q3, q4, changed_at
+static FOLD_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH moved AS (
+    DELETE FROM {DELTAS} RETURNING {DELTA_COLUMNS}
 ), folded AS (
-    INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
-    SELECT year, department_id, job_id, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
-    FROM moved GROUP BY year, department_id, job_id
-    ORDER BY year, department_id, job_id
-    ON CONFLICT (year, department_id, job_id) DO UPDATE SET
-    q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
-    q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4
+    {}
 ), stamped AS (
-    UPDATE report_state SET hires_changed_at = (SELECT MAX(changed_at) FROM moved)
-    WHERE EXISTS (SELECT 1 FROM moved)
-      AND (hires_changed_at IS NULL OR hires_changed_at < (SELECT MAX(changed_at) FROM moved))
+    {}
 )
-SELECT COUNT(*) AS folded FROM moved";
+SELECT COUNT(*) AS folded FROM moved",
+        add_to_compacted("moved"),
+        restamp_from("moved"),
+    )
+});
 
 /// When hires last changed: the latest stamp, folded or pending, in one snapshot.
 const CHANGED_AT: &str = "SELECT MAX(changed_at) AS changed_at FROM (
@@ -108,18 +124,27 @@ const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
 /// and the pending deltas, not added up (a cell may come more than once).
 /// For reports that sum over coarser groups than a cell, such as a department.
 pub fn rollup_rows(year: Option<i32>) -> SelectStatement {
-    let part = |table: &str| {
-        let mut part = Query::select();
-        part.columns(CELL_COLUMNS.map(Alias::new))
-            .from(Alias::new(table));
-        if let Some(year) = year {
-            part.and_where(Expr::col(Alias::new("year")).eq(year));
-        }
-        part
-    };
-    let mut rows = part("hires_rollup");
-    rows.union(UnionType::All, part(DELTAS));
+    let mut rows = cells_in(COMPACTED, year);
+    rows.union(UnionType::All, cells_in(DELTAS, year));
     rows
+}
+
+/// The cell columns of `table` (the compacted cells or the deltas), in `year` or all years.
+fn cells_in(table: &str, year: Option<i32>) -> SelectStatement {
+    let mut cells = Query::select();
+    cells
+        .columns(CELL_COLUMNS.map(Alias::new))
+        .from(Alias::new(table));
+    in_year(&mut cells, year);
+    cells
+}
+
+/// Narrows `select` to `year`, if one is given. Each part of a report's rollup
+/// gets its own: neither backend pushes it through a join or a GROUP BY.
+fn in_year(select: &mut SelectStatement, year: Option<i32>) {
+    if let Some(year) = year {
+        select.and_where(Expr::col(Alias::new("year")).eq(year));
+    }
 }
 
 /// The columns of a rollup cell, compacted or pending.
@@ -135,10 +160,7 @@ pub fn current_cells(year: Option<i32>) -> SelectStatement {
     let key = ["year", "department_id", "job_id"];
     let quarters = ["q1", "q2", "q3", "q4"];
     let (compacted, pending) = (Alias::new("c"), Alias::new("p"));
-    let mut compacted_cells = Query::select();
-    compacted_cells
-        .columns(CELL_COLUMNS.map(Alias::new))
-        .from(Alias::new("hires_rollup"));
+    let compacted_cells = cells_in(COMPACTED, year);
     let mut pending_cells = Query::select();
     pending_cells
         .columns(key.map(Alias::new))
@@ -150,11 +172,7 @@ pub fn current_cells(year: Option<i32>) -> SelectStatement {
             Alias::new(quarter),
         );
     }
-    if let Some(year) = year {
-        // In each part: neither backend pushes it through the join.
-        compacted_cells.and_where(Expr::col(Alias::new("year")).eq(year));
-        pending_cells.and_where(Expr::col(Alias::new("year")).eq(year));
-    }
+    in_year(&mut pending_cells, year);
     let mut cells = Query::select();
     for column in key {
         cells.expr_as(
@@ -188,7 +206,7 @@ pub fn year_quarter(at: &DateTime<Utc>) -> (i32, i16) {
 }
 
 /// The tables a restore empties and rebuilds, so no delta of the old data survives it.
-pub const ROLLUP_TABLES: [&str; 2] = ["hires_rollup", DELTAS];
+pub const ROLLUP_TABLES: [&str; 2] = [COMPACTED, DELTAS];
 
 /// Fills an empty `hires_rollup` from every stored hire (after a restore).
 pub fn rebuild_sql(backend: DbBackend) -> String {
@@ -421,16 +439,17 @@ pub async fn compact(db: &DatabaseConnection) -> Result<Compaction, DbErr> {
         if !try_lock_compactor(&txn).await? {
             return Ok(Compaction::Busy);
         }
-        let statement = Statement::from_string(DbBackend::Postgres, FOLD_POSTGRES);
+        let statement = Statement::from_string(DbBackend::Postgres, FOLD_POSTGRES.as_str());
         let row = txn.query_one_raw(statement).await?;
         let folded: i64 = row.map_or(Ok(0), |row| row.try_get("", "folded"))?;
         txn.commit().await?;
         return Ok(Compaction::Folded(folded as u64));
     }
     let txn = begin_write(db).await?;
-    txn.execute_unprepared(FOLD_DELTAS).await?;
-    txn.execute_unprepared(FOLD_STAMP).await?;
-    let folded = txn.execute_unprepared(CLEAR_DELTAS).await?.rows_affected();
+    let [add, restamp, remove] = &*FOLD_SQLITE;
+    txn.execute_unprepared(add).await?;
+    txn.execute_unprepared(restamp).await?;
+    let folded = txn.execute_unprepared(remove).await?.rows_affected();
     txn.commit().await?;
     Ok(Compaction::Folded(folded))
 }
