@@ -86,11 +86,22 @@ copy_lookups() {
 # that are not in the rollup (0 = equal).
 # $1 and $2 are the UTC year and quarter of hire_datetime in the database's SQL dialect.
 # The rollup is hires_rollup, plus, when $3 is 1, the not yet compacted deltas of
-# hires_rollup_delta (same cell columns), summed per cell.
+# hires_rollup_delta (same cell columns), summed per cell. When $4 is 1, mismatches also counts
+# the rows of the per-department and per-job totals that differ from hires_rollup summed.
 rollup_check_sql() {
     local cells="SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup"
     [ "${3:-0}" = 1 ] && cells="$cells
   UNION ALL SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup_delta"
+    local totals="0" key summed stored
+    if [ "${4:-0}" = 1 ]; then
+        for key in department job; do
+            summed="SELECT year, ${key}_id, CAST(sum(q1) AS BIGINT), CAST(sum(q2) AS BIGINT),
+    CAST(sum(q3) AS BIGINT), CAST(sum(q4) AS BIGINT) FROM hires_rollup GROUP BY 1, 2"
+            stored="SELECT year, ${key}_id, q1, q2, q3, q4 FROM hires_rollup_$key"
+            totals="$totals
+  + (SELECT count(*) FROM ($summed EXCEPT $stored) t) + (SELECT count(*) FROM ($stored EXCEPT $summed) t)"
+        done
+    fi
     cat <<SQL
 WITH raw AS (
   SELECT year, department_id, job_id,
@@ -105,7 +116,8 @@ roll AS (SELECT year, department_id, job_id, CAST(sum(q1) AS BIGINT) AS q1,
   HAVING NOT (sum(q1) = 0 AND sum(q2) = 0 AND sum(q3) = 0 AND sum(q4) = 0))
 SELECT (SELECT count(*) FROM hired_employees), (SELECT count(*) FROM roll),
   (SELECT count(*) FROM (SELECT * FROM raw EXCEPT SELECT * FROM roll) a)
-  + (SELECT count(*) FROM (SELECT * FROM roll EXCEPT SELECT * FROM raw) b);
+  + (SELECT count(*) FROM (SELECT * FROM roll EXCEPT SELECT * FROM raw) b)
+  + $totals;
 SQL
 }
 
@@ -113,30 +125,34 @@ SQL
 # the database at URL $1 (postgres://… or sqlite://FILE…) stores a number of hires that is
 # `$2 $3` (test's -eq or -ge: "-eq 1000000", "-ge 825000"), and the rollup (hires_rollup, plus
 # hires_rollup_delta summed per cell when that table exists) equals the aggregate of
-# hired_employees per year, department, job and quarter, in UTC. Prints one line
+# hired_employees per year, department, job and quarter, in UTC, and the per-department and
+# per-job totals (when they exist) equal hires_rollup summed. Prints one line
 # "check: ok (…)". SQLite databases are read with the sqlite3 CLI.
 check_stored() {
-    local url="$1" op="$2" want="$3" result hires rollup mismatches deltas
+    local url="$1" op="$2" want="$3" result hires rollup mismatches deltas totals
     case "$url" in
         sqlite:*)
             local file="${url#sqlite:}"
             file="${file#//}"
             file="${file%%\?*}"
-            deltas=$(sqlite3 -readonly "$file" \
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'hires_rollup_delta'") &&
+            has() { sqlite3 -readonly "$file" \
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '$1'"; }
+            deltas=$(has hires_rollup_delta) && totals=$(has hires_rollup_job) &&
             result=$(rollup_check_sql "CAST(strftime('%Y', hire_datetime) AS INTEGER)" \
-                "(CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3" "$deltas" \
+                "(CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3" "$deltas" "$totals" \
                 | sqlite3 -bail -readonly "$file") ;;
         *)
-            deltas=$(psql "$url" -qtAX -v ON_ERROR_STOP=1 \
-                -c "SELECT CASE WHEN to_regclass('hires_rollup_delta') IS NULL THEN 0 ELSE 1 END") &&
+            has() { psql "$url" -qtAX -v ON_ERROR_STOP=1 \
+                -c "SELECT CASE WHEN to_regclass('$1') IS NULL THEN 0 ELSE 1 END"; }
+            deltas=$(has hires_rollup_delta) && totals=$(has hires_rollup_job) &&
             result=$(rollup_check_sql "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::int" \
-                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::int" "$deltas" \
+                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::int" "$deltas" "$totals" \
                 | psql "$url" -qtAX -v ON_ERROR_STOP=1) ;;
     esac || { echo "check failed: could not read $url" >&2; exit 1; }
     IFS='|' read -r hires rollup mismatches <<<"$result"
     local with=""
     [ "$deltas" = 1 ] && with=" (with deltas)"
+    [ "$totals" = 1 ] && with="$with (and totals)"
     local says="hires stored: $hires, expected $op $want; rollup cells: $rollup$with, mismatches with the raw aggregate: $mismatches"
     local count_ok=0
     case "$op" in

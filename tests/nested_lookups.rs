@@ -231,10 +231,15 @@ async fn a_page_with_nested_lookups_costs_the_same_statements_whatever_its_size(
         "{ hiredEmployees(first: 5) { nodes { id } } }",
     )
     .await;
-    // On top of the page: departments, jobs, then one count per (kind, year).
+    // Names come with the page itself; on top of it only one count per (kind, year).
     for first in [1, 20, 300] {
         let nested = statements_for(&state, &statements, &page(first)).await;
-        assert_eq!(nested, flat + 4, "a page of {first}");
+        assert_eq!(nested, flat + 2, "a page of {first}");
+        let names = format!(
+            "{{ hiredEmployees(first: {first}) {{ nodes {{ id department {{ id department }} job {{ job }} }} }} }}"
+        );
+        let named = statements_for(&state, &statements, &names).await;
+        assert_eq!(named, flat, "a page of {first} with names");
     }
     let lists =
         "{ departments { id a: hires(year: 2021) b: hires(year: 2020) c: hires(year: 2021) }

@@ -6,6 +6,7 @@ mod m20261127_000001_create_core_tables;
 mod m20261127_000002_create_rejected_rows;
 mod m20261127_000003_create_hires_rollup;
 mod m20261130_000004_create_rollup_deltas;
+mod m20261201_000005_create_rollup_totals;
 
 /// Applies every migration of the product in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_rejected_rows::Migration),
             Box::new(m20261127_000003_create_hires_rollup::Migration),
             Box::new(m20261130_000004_create_rollup_deltas::Migration),
+            Box::new(m20261201_000005_create_rollup_totals::Migration),
         ]
     }
 }

@@ -101,7 +101,16 @@ pub async fn departments_by_ids(
     selection: &Lookahead<'_>,
 ) -> Result<HashMap<i32, Department>, AppError> {
     let rows = lookups::departments_by_ids(db, ids).await?;
-    let rows = rows.into_iter().collect();
+    departments_from(db, rows.into_values(), selection).await
+}
+
+/// `rows` as departments keyed by id, with the hire counts `selection` asks for.
+pub async fn departments_from(
+    db: &DatabaseConnection,
+    rows: impl IntoIterator<Item = department::Model>,
+    selection: &Lookahead<'_>,
+) -> Result<HashMap<i32, Department>, AppError> {
+    let rows = rows.into_iter().map(|row| (row.id, row)).collect();
     let found = with_counts(
         db,
         HiresBy::Department,
@@ -120,7 +129,16 @@ pub async fn jobs_by_ids(
     selection: &Lookahead<'_>,
 ) -> Result<HashMap<i32, Job>, AppError> {
     let rows = lookups::jobs_by_ids(db, ids).await?;
-    let rows = rows.into_iter().collect();
+    jobs_from(db, rows.into_values(), selection).await
+}
+
+/// `rows` as jobs keyed by id, with the hire counts `selection` asks for.
+pub async fn jobs_from(
+    db: &DatabaseConnection,
+    rows: impl IntoIterator<Item = job::Model>,
+    selection: &Lookahead<'_>,
+) -> Result<HashMap<i32, Job>, AppError> {
+    let rows = rows.into_iter().map(|row| (row.id, row)).collect();
     let found = with_counts(db, HiresBy::Job, rows, selection, Job::with_counts);
     Ok(found.await?.into_iter().collect())
 }

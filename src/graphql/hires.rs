@@ -6,7 +6,7 @@ use async_graphql::{
     ComplexObject, Context, Enum, InputObject, Lookahead, Object, Result, SimpleObject,
     connection::PageInfo,
 };
-use entity::hired_employee;
+use entity::{department, hired_employee, job};
 use sea_orm::DatabaseConnection;
 
 use super::{
@@ -20,8 +20,8 @@ use crate::{
     error::AppError,
     rules::{Dimension, RawRecord},
     service::{
-        hires_list::{self, HirePage},
-        ingest, lookups,
+        hires_list::{self, HirePage, NamedHire, WithNames},
+        ingest,
     },
 };
 
@@ -74,53 +74,61 @@ struct NestedLookups {
     jobs: HashMap<i32, Job>,
 }
 
-/// The distinct ids in `ids`, in ascending order.
-fn distinct(mut ids: Vec<i32>) -> Vec<i32> {
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+/// The names to read with the hires whose selection set is `hires`: those of
+/// the department and job it selects.
+fn names_asked(hires: Option<&Lookahead<'_>>) -> WithNames {
+    hires.map_or_else(WithNames::default, |hires| WithNames {
+        department: hires.field("department").exists(),
+        job: hires.field("job").exists(),
+    })
+}
+
+/// Each distinct `(id, name)` of `named`, skipping rows read without the name.
+fn distinct_named<M>(
+    named: impl Iterator<Item = (i32, Option<String>)>,
+    make: fn(i32, String) -> M,
+) -> Vec<M> {
+    let named: HashMap<i32, String> = named.filter_map(|(id, name)| Some((id, name?))).collect();
+    named.into_iter().map(|(id, name)| make(id, name)).collect()
 }
 
 impl NestedLookups {
-    /// Reads what `hires` (the selection set of the hire objects, if selected)
-    /// asks about `rows`: one query for their departments, one for their jobs,
-    /// and one per distinct year of those departments' or jobs' hire counts.
+    /// Builds the departments and jobs `hires` (the selection set of the hire
+    /// objects, if selected) asks about `rows`, from the names read with the
+    /// rows, plus one query per distinct year of their hire counts, if any.
     async fn fetch<'r>(
         db: &DatabaseConnection,
-        rows: impl Iterator<Item = &'r hired_employee::Model>,
+        rows: impl Iterator<Item = &'r NamedHire> + Clone,
         hires: Option<Lookahead<'_>>,
     ) -> Result<Self, AppError> {
         let mut nested = Self::default();
         let Some(hires) = hires else {
             return Ok(nested);
         };
-        let (department_ids, job_ids) = rows.map(|row| (row.department_id, row.job_id)).unzip();
+        let departments = distinct_named(
+            rows.clone()
+                .map(|row| (row.hire.department_id, row.department.clone())),
+            |id, department| department::Model { id, department },
+        );
+        let jobs = distinct_named(
+            rows.map(|row| (row.hire.job_id, row.job.clone())),
+            |id, job| job::Model { id, job },
+        );
         let (department, job) = (hires.field("department"), hires.field("job"));
-        // Both at once: the page waits for one round trip, not two.
-        let departments = async {
-            match department.exists() {
-                true => {
-                    dimensions::departments_by_ids(db, &distinct(department_ids), &department).await
-                }
-                false => Ok(HashMap::new()),
-            }
-        };
-        let jobs = async {
-            match job.exists() {
-                true => dimensions::jobs_by_ids(db, &distinct(job_ids), &job).await,
-                false => Ok(HashMap::new()),
-            }
-        };
-        (nested.departments, nested.jobs) = tokio::try_join!(departments, jobs)?;
+        // Both at once: counts of both kinds cost one round trip, not two.
+        (nested.departments, nested.jobs) = tokio::try_join!(
+            dimensions::departments_from(db, departments, &department),
+            dimensions::jobs_from(db, jobs, &job),
+        )?;
         Ok(nested)
     }
 
     /// `row` as a hire carrying its prefetched department and job.
-    fn hire(&self, row: &hired_employee::Model) -> HiredEmployee {
-        let mut hire = HiredEmployee::from(row.clone());
+    fn hire(&self, row: &NamedHire) -> HiredEmployee {
+        let mut hire = HiredEmployee::from(row.hire.clone());
         hire.prefetched = Prefetched {
-            department: self.departments.get(&row.department_id).cloned(),
-            job: self.jobs.get(&row.job_id).cloned(),
+            department: self.departments.get(&row.hire.department_id).cloned(),
+            job: self.jobs.get(&row.hire.job_id).cloned(),
         };
         hire
     }
@@ -293,10 +301,12 @@ impl HiresQuery {
     /// The hire with this id, or null when there is none.
     async fn hired_employee(&self, ctx: &Context<'_>, id: i32) -> Result<Option<HiredEmployee>> {
         let db = read_db(ctx);
-        let Some(row) = lookups::hires_by_ids(db, &[id]).await?.remove(&id) else {
+        let selection = ctx.look_ahead();
+        let names = names_asked(Some(&selection));
+        let Some(row) = hires_list::named_hire(db, id, names).await? else {
             return Ok(None);
         };
-        let nested = NestedLookups::fetch(db, [&row].into_iter(), Some(ctx.look_ahead())).await?;
+        let nested = NestedLookups::fetch(db, [&row].into_iter(), Some(selection)).await?;
         Ok(Some(nested.hire(&row)))
     }
 
@@ -330,12 +340,13 @@ impl HiresQuery {
             before,
         };
         let db = read_db(ctx);
-        let page = hires_list::list_hires(db, &filter, order, &request).await?;
         let selection = ctx.look_ahead();
         let hires = prefetch::merged(&[
             selection.field("nodes"),
             selection.field("edges").field("node"),
         ]);
+        let names = names_asked(hires.as_ref());
+        let page = hires_list::list_hires(db, &filter, order, &request, names).await?;
         let rows = page.rows.iter().map(|(row, _)| row);
         let nested = NestedLookups::fetch(db, rows, hires).await?;
         Ok(HiredEmployeeConnection {

@@ -2,10 +2,14 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use entity::hired_employee::{self, Column};
+use entity::{
+    department,
+    hired_employee::{self, Column, Relation},
+    job,
+};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Select,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 
@@ -145,16 +149,16 @@ impl Cursor {
             }
             HireOrderField::Name => sea_orm::Value::from(self.value.clone()),
         };
+        // Qualified: a page may join departments and jobs.
+        let field = Expr::col((hired_employee::Entity, column));
         let value_beyond = if descending {
-            Expr::col(column).lt(value.clone())
+            field.clone().lt(value.clone())
         } else {
-            Expr::col(column).gt(value.clone())
+            field.clone().gt(value.clone())
         };
-        Condition::any().add(value_beyond).add(
-            Condition::all()
-                .add(Expr::col(column).eq(value))
-                .add(id_beyond),
-        )
+        Condition::any()
+            .add(value_beyond)
+            .add(Condition::all().add(field.eq(value)).add(id_beyond))
     }
 }
 
@@ -171,11 +175,78 @@ pub struct PageRequest {
     pub before: Option<String>,
 }
 
+/// Which names to read with each hire, in the same statement.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WithNames {
+    /// Its department's name.
+    pub department: bool,
+    /// Its job's title.
+    pub job: bool,
+}
+
+/// A hire, with the names of its department and job when they were asked for.
+#[derive(Debug, Clone)]
+pub struct NamedHire {
+    /// The hire.
+    pub hire: hired_employee::Model,
+    /// Its department's name, if asked for.
+    pub department: Option<String>,
+    /// Its job's title, if asked for.
+    pub job: Option<String>,
+}
+
+const DEPARTMENT_NAME: &str = "department_name";
+const JOB_NAME: &str = "job_name";
+
+impl FromQueryResult for NamedHire {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            hire: hired_employee::Model::from_query_result(row, pre)?,
+            department: row.try_get(pre, DEPARTMENT_NAME)?,
+            job: row.try_get(pre, JOB_NAME)?,
+        })
+    }
+}
+
+/// `query` joined to the departments and jobs `names` asks for, selecting
+/// their names (NULL for a name not asked for).
+fn with_names(
+    query: Select<hired_employee::Entity>,
+    names: WithNames,
+) -> Select<hired_employee::Entity> {
+    let query = match names.department {
+        true => query
+            .join(JoinType::InnerJoin, Relation::Department.def())
+            .column_as(department::Column::Department, DEPARTMENT_NAME),
+        false => query.column_as(Expr::val(None::<String>), DEPARTMENT_NAME),
+    };
+    match names.job {
+        true => query
+            .join(JoinType::InnerJoin, Relation::Job.def())
+            .column_as(job::Column::Job, JOB_NAME),
+        false => query.column_as(Expr::val(None::<String>), JOB_NAME),
+    }
+}
+
+/// The hire with this id, with the names asked for, or `None` when there is none.
+#[tracing::instrument(skip(db))]
+pub async fn named_hire(
+    db: &impl ConnectionTrait,
+    id: i32,
+    names: WithNames,
+) -> Result<Option<NamedHire>, AppError> {
+    let query = hired_employee::Entity::find().filter(Column::Id.eq(id));
+    Ok(with_names(query, names)
+        .into_model::<NamedHire>()
+        .one(db)
+        .await?)
+}
+
 /// One page of hires.
 #[derive(Debug, Clone)]
 pub struct HirePage {
     /// The hires, in the requested order, with their cursors.
-    pub rows: Vec<(hired_employee::Model, String)>,
+    pub rows: Vec<(NamedHire, String)>,
     /// Whether hires follow this page.
     pub has_next: bool,
     /// Whether hires precede this page.
@@ -216,8 +287,11 @@ fn filtered(filter: &HireFilter) -> sea_orm::Select<hired_employee::Entity> {
             .replace('%', "\\%")
             .replace('_', "\\_");
         query = query.filter(
-            Expr::expr(Func::lower(Expr::col(Column::Name)))
-                .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            Expr::expr(Func::lower(Expr::col((
+                hired_employee::Entity,
+                Column::Name,
+            ))))
+            .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
         );
     }
     query
@@ -243,13 +317,14 @@ fn check_filter(filter: &HireFilter) -> Result<(), AppError> {
     }
 }
 
-/// One page of hires matching `filter` in `order`.
+/// One page of hires matching `filter` in `order`, each with the names `names` asks for.
 #[tracing::instrument(skip(db))]
 pub async fn list_hires(
     db: &impl ConnectionTrait,
     filter: &HireFilter,
     order: HireOrder,
     page: &PageRequest,
+    names: WithNames,
 ) -> Result<HirePage, AppError> {
     check_filter(filter)?;
     let first = page_size(page.first, "first")?;
@@ -287,10 +362,11 @@ pub async fn list_hires(
     } else {
         Order::Asc
     };
-    let mut rows = query
+    let mut rows = with_names(query, names)
         .order_by(order.field.column(), direction.clone())
         .order_by(Column::Id, direction)
         .limit(size + 1)
+        .into_model::<NamedHire>()
         .all(db)
         .await?;
     let more = rows.len() as u64 > size;
@@ -308,7 +384,7 @@ pub async fn list_hires(
         rows: rows
             .into_iter()
             .map(|row| {
-                let cursor = Cursor::of(&row, order.field).encode();
+                let cursor = Cursor::of(&row.hire, order.field).encode();
                 (row, cursor)
             })
             .collect(),

@@ -1,9 +1,9 @@
-//! Lookups of stored rows: every department or job, and departments, jobs and
-//! hires by id.
+//! Lookups of stored rows: every department or job, and departments and jobs
+//! by id.
 
 use std::collections::HashMap;
 
-use entity::{department, hired_employee, job};
+use entity::{department, job};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::AppError;
@@ -44,15 +44,6 @@ pub async fn jobs_by_ids(
     ids: &[i32],
 ) -> Result<HashMap<i32, job::Model>, AppError> {
     rows_by_ids::<job::Entity>(db, job::Column::Id, ids, |row| row.id).await
-}
-
-/// The hires with these ids, keyed by id; absent ids are simply missing.
-#[tracing::instrument(skip(db, ids), fields(ids = ids.len()))]
-pub async fn hires_by_ids(
-    db: &impl ConnectionTrait,
-    ids: &[i32],
-) -> Result<HashMap<i32, hired_employee::Model>, AppError> {
-    rows_by_ids::<hired_employee::Entity>(db, hired_employee::Column::Id, ids, |row| row.id).await
 }
 
 /// The rows of `E` whose `id_column` is one of `ids`, keyed by `id_of`.

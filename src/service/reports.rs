@@ -1,5 +1,5 @@
 //! The reports, read from the rollup as committed ([`rollup::current_cells`],
-//! [`rollup::rollup_rows`]):
+//! [`rollup::totals_rows`]):
 //! hires per quarter, and departments above the mean.
 
 use std::collections::HashMap;
@@ -235,7 +235,10 @@ async fn hires_per_department_in(
             Alias::new("department"),
         )
         .expr_as(sum(YEAR_TOTAL), Alias::new("hired"))
-        .from_subquery(rollup::rollup_rows(Some(year)), r.clone())
+        .from_subquery(
+            rollup::totals_rows(HiresBy::Department, Some(year)),
+            r.clone(),
+        )
         .join_as(
             JoinType::InnerJoin,
             department::Entity,
@@ -252,14 +255,7 @@ async fn hires_per_department_in(
         .await?)
 }
 
-/// Which side of a hire a count is grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HiresBy {
-    /// Per department.
-    Department,
-    /// Per job.
-    Job,
-}
+pub use super::rollup::HiresBy;
 
 #[derive(Debug, FromQueryResult)]
 struct IdCount {
@@ -278,17 +274,14 @@ pub async fn hires_per(
     if let Some(year) = year {
         check_year(year)?;
     }
-    let column = match by {
-        HiresBy::Department => hires_rollup::Column::DepartmentId,
-        HiresBy::Job => hires_rollup::Column::JobId,
-    };
+    let column = Alias::new(by.key());
     let r = Alias::new("r");
     let mut query = Query::select();
     query
-        .expr_as(Expr::col((r.clone(), column)), Alias::new("id"))
+        .expr_as(Expr::col((r.clone(), column.clone())), Alias::new("id"))
         .expr_as(sum(YEAR_TOTAL), Alias::new("hires"))
-        .from_subquery(rollup::rollup_rows(year), r.clone())
-        .and_where(Expr::col((r.clone(), column)).is_in(ids.iter().copied()))
+        .from_subquery(rollup::totals_rows(by, year), r.clone())
+        .and_where(Expr::col((r.clone(), column.clone())).is_in(ids.iter().copied()))
         .group_by_col((r, column));
     let statement = db.get_database_backend().build(&query);
     let rows = IdCount::find_by_statement(statement).all(db).await?;

@@ -8,8 +8,10 @@
 //! equal the raw aggregate; the report time `asOf` is the latest stamp, folded
 //! or pending.
 //!
-//! [`compact`] folds the deltas into `hires_rollup` and their latest stamp into
-//! `report_state`: one compactor at a time, in one transaction (on PostgreSQL
+//! [`compact`] folds the deltas into `hires_rollup`, into its per-department
+//! and per-job totals (`hires_rollup_department`, `hires_rollup_job`), and
+//! their latest stamp into `report_state`: one compactor at a time, in one
+//! transaction (on PostgreSQL
 //! one statement, so one snapshot), so a compaction stopped at any point
 //! leaves everything as it was.
 //!
@@ -69,6 +71,52 @@ fn add_to_compacted(source: &str) -> String {
     )
 }
 
+/// Which coarser grain of the rollup a count is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HiresBy {
+    /// Per department.
+    Department,
+    /// Per job.
+    Job,
+}
+
+impl HiresBy {
+    /// Both grains.
+    const ALL: [HiresBy; 2] = [HiresBy::Department, HiresBy::Job];
+
+    /// The id column of a cell that this grain groups by.
+    pub fn key(self) -> &'static str {
+        match self {
+            HiresBy::Department => "department_id",
+            HiresBy::Job => "job_id",
+        }
+    }
+
+    /// The table of compacted totals per year and this grain's id.
+    fn totals(self) -> &'static str {
+        match self {
+            HiresBy::Department => "hires_rollup_department",
+            HiresBy::Job => "hires_rollup_job",
+        }
+    }
+}
+
+/// Adds the rows of `source` (cells with `q1` to `q4`), summed per year and
+/// `by`'s id, to `by`'s compacted totals.
+fn add_to_totals(source: &str, by: HiresBy) -> String {
+    let (table, key) = (by.totals(), by.key());
+    format!(
+        "INSERT INTO {table} (year, {key}, q1, q2, q3, q4)
+    SELECT year, {key}, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
+    FROM {source} WHERE true
+    GROUP BY year, {key}
+    ORDER BY year, {key}
+    ON CONFLICT (year, {key}) DO UPDATE SET
+    q1 = {table}.q1 + excluded.q1, q2 = {table}.q2 + excluded.q2,
+    q3 = {table}.q3 + excluded.q3, q4 = {table}.q4 + excluded.q4"
+    )
+}
+
 /// Moves the folded stamp to the latest `changed_at` of `source`, unless it is newer already.
 fn restamp_from(source: &str) -> String {
     format!(
@@ -79,19 +127,22 @@ fn restamp_from(source: &str) -> String {
     )
 }
 
-/// SQLite: the fold's three steps, in one write transaction (the only writer):
-/// add the deltas to the compacted cells, move the stamp, remove the deltas.
-static FOLD_SQLITE: LazyLock<[String; 3]> = LazyLock::new(|| {
+/// SQLite: the fold's steps, in one write transaction (the only writer): add
+/// the deltas to the compacted cells and to both totals, move the stamp, and
+/// last remove the deltas.
+static FOLD_SQLITE: LazyLock<[String; 5]> = LazyLock::new(|| {
     [
         add_to_compacted(DELTAS),
+        add_to_totals(DELTAS, HiresBy::Department),
+        add_to_totals(DELTAS, HiresBy::Job),
         restamp_from(DELTAS),
         format!("DELETE FROM {DELTAS}"),
     ]
 });
 
 /// PostgreSQL: the whole fold in one statement, so in one snapshot: removes
-/// the deltas it sees, adds exactly those to the compacted cells and moves the
-/// stamp, and returns how many it folded. A writer's rows committed meanwhile
+/// the deltas it sees, adds exactly those to the compacted cells and totals
+/// and moves the stamp, and returns how many it folded. A writer's rows committed meanwhile
 /// are not in the snapshot and stay for the next fold.
 static FOLD_POSTGRES: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -99,11 +150,17 @@ static FOLD_POSTGRES: LazyLock<String> = LazyLock::new(|| {
     DELETE FROM {DELTAS} RETURNING {DELTA_COLUMNS}
 ), folded AS (
     {}
+), per_department AS (
+    {}
+), per_job AS (
+    {}
 ), stamped AS (
     {}
 )
 SELECT COUNT(*) AS folded FROM moved",
         add_to_compacted("moved"),
+        add_to_totals("moved", HiresBy::Department),
+        add_to_totals("moved", HiresBy::Job),
         restamp_from("moved"),
     )
 });
@@ -120,12 +177,21 @@ const COMPACTOR_LOCK: i64 = 0x6869_7265_735f_7275; // "hires_ru"
 const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
     WHERE hires_changed_at IS NULL OR hires_changed_at < $1";
 
-/// The rollup's rows as committed, for one year or all: the compacted cells
-/// and the pending deltas, not added up (a cell may come more than once).
-/// For reports that sum over coarser groups than a cell, such as a department.
-pub fn rollup_rows(year: Option<i32>) -> SelectStatement {
-    let mut rows = cells_in(COMPACTED, year);
-    rows.union(UnionType::All, cells_in(DELTAS, year));
+/// `by`'s totals as committed, for one year or all: the compacted totals and
+/// the pending deltas, not added up (columns `year`, `by.key()` and `q1` to
+/// `q4`; an id may come more than once).
+pub fn totals_rows(by: HiresBy, year: Option<i32>) -> SelectStatement {
+    let columns = ["year", by.key(), "q1", "q2", "q3", "q4"];
+    let mut rows = Query::select();
+    rows.columns(columns.map(Alias::new))
+        .from(Alias::new(by.totals()));
+    in_year(&mut rows, year);
+    let mut pending = Query::select();
+    pending
+        .columns(columns.map(Alias::new))
+        .from(Alias::new(DELTAS));
+    in_year(&mut pending, year);
+    rows.union(UnionType::All, pending);
     rows
 }
 
@@ -152,7 +218,7 @@ const CELL_COLUMNS: [&str; 7] = ["year", "department_id", "job_id", "q1", "q2", 
 
 /// The rollup as committed: per year, department and job, the compacted
 /// cell plus its pending deltas, for one year or all. Every report selects
-/// from it or from [`rollup_rows`] (as a subquery), never from one table alone.
+/// from it or from [`totals_rows`] (as a subquery), never from one table alone.
 ///
 /// Only the deltas, usually few, are summed; the compacted cells are joined
 /// to them as they are, so a report pays little for the deltas.
@@ -206,10 +272,23 @@ pub fn year_quarter(at: &DateTime<Utc>) -> (i32, i16) {
 }
 
 /// The tables a restore empties and rebuilds, so no delta of the old data survives it.
-pub const ROLLUP_TABLES: [&str; 2] = [COMPACTED, DELTAS];
+pub const ROLLUP_TABLES: [&str; 4] = [
+    COMPACTED,
+    "hires_rollup_department",
+    "hires_rollup_job",
+    DELTAS,
+];
 
-/// Fills an empty `hires_rollup` from every stored hire (after a restore).
-pub fn rebuild_sql(backend: DbBackend) -> String {
+/// The statements that fill an empty rollup from every stored hire (after a
+/// restore): the cells, then both totals from the cells.
+pub fn rebuild_sql(backend: DbBackend) -> Vec<String> {
+    let mut statements = vec![rebuild_cells_sql(backend)];
+    statements.extend(HiresBy::ALL.map(|by| add_to_totals(COMPACTED, by)));
+    statements
+}
+
+/// Fills an empty `hires_rollup` from every stored hire.
+fn rebuild_cells_sql(backend: DbBackend) -> String {
     let (year, quarter) = match backend {
         DbBackend::Postgres => POSTGRES_YEAR_QUARTER,
         _ => SQLITE_YEAR_QUARTER,
@@ -446,9 +525,12 @@ pub async fn compact(db: &DatabaseConnection) -> Result<Compaction, DbErr> {
         return Ok(Compaction::Folded(folded as u64));
     }
     let txn = begin_write(db).await?;
-    let [add, restamp, remove] = &*FOLD_SQLITE;
-    txn.execute_unprepared(add).await?;
-    txn.execute_unprepared(restamp).await?;
+    let Some((remove, fold)) = FOLD_SQLITE.split_last() else {
+        unreachable!("the fold has steps");
+    };
+    for step in fold {
+        txn.execute_unprepared(step).await?;
+    }
     let folded = txn.execute_unprepared(remove).await?.rows_affected();
     txn.commit().await?;
     Ok(Compaction::Folded(folded))

@@ -7,8 +7,44 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 /// Hires per (year, quarter, department, job); cells with no hires are left out.
 pub type RollupCells = BTreeMap<(i32, i16, i32, i32), i64>;
 
+/// Rows that differ between the compacted per-department and per-job totals
+/// and the compacted cells summed per year and department or job.
+pub async fn totals_mismatches(db: &DatabaseConnection) -> i64 {
+    let mut mismatches = 0;
+    for (table, key) in [
+        ("hires_rollup_department", "department_id"),
+        ("hires_rollup_job", "job_id"),
+    ] {
+        let summed = format!(
+            "SELECT year, {key}, CAST(SUM(q1) AS BIGINT), CAST(SUM(q2) AS BIGINT),
+                    CAST(SUM(q3) AS BIGINT), CAST(SUM(q4) AS BIGINT)
+             FROM hires_rollup GROUP BY year, {key}"
+        );
+        let stored = format!("SELECT year, {key}, q1, q2, q3, q4 FROM {table}");
+        for (a, b) in [(&summed, &stored), (&stored, &summed)] {
+            let sql = format!("SELECT COUNT(*) AS n FROM ({a} EXCEPT {b}) x");
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            mismatches += row.try_get::<i64>("", "n").unwrap();
+        }
+    }
+    mismatches
+}
+
 /// The rollup as reports see it: the compacted cells plus the pending deltas.
+/// Also asserts that the compacted totals agree with the compacted cells.
 pub async fn stored_rollup(db: &DatabaseConnection) -> RollupCells {
+    assert_eq!(
+        totals_mismatches(db).await,
+        0,
+        "the per-department and per-job totals differ from the cells"
+    );
     let sql = "SELECT year, department_id, job_id,
                       CAST(SUM(q1) AS BIGINT) AS q1, CAST(SUM(q2) AS BIGINT) AS q2,
                       CAST(SUM(q3) AS BIGINT) AS q3, CAST(SUM(q4) AS BIGINT) AS q4

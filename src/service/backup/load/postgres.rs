@@ -54,7 +54,9 @@ pub(super) async fn replace(
     progress.set_phase("building keys");
     rebuild_keys(&mut tx, &rebuilds).await?;
     progress.set_phase("refreshing reports");
-    exec(&mut tx, &rollup::rebuild_sql(DbBackend::Postgres)).await?;
+    for statement in rollup::rebuild_sql(DbBackend::Postgres) {
+        exec(&mut tx, &statement).await?;
+    }
     for (owner, name, definition) in &foreign {
         let add = format!("ALTER TABLE {owner} ADD CONSTRAINT \"{name}\" {definition}");
         exec(&mut tx, &add).await?;

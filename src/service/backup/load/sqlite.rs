@@ -91,8 +91,9 @@ pub(super) async fn replace(
     }
 
     progress.set_phase("refreshing reports");
-    txn.execute_unprepared(&rollup::rebuild_sql(DbBackend::Sqlite))
-        .await?;
+    for statement in rollup::rebuild_sql(DbBackend::Sqlite) {
+        txn.execute_unprepared(&statement).await?;
+    }
     rollup::mark_hires_changed(&txn).await?;
     if dry_run {
         progress.set_phase("rolling back (dry run)");
