@@ -68,6 +68,8 @@ async fn dump(db: &DatabaseConnection) -> Vec<String> {
 async fn wipe(db: &DatabaseConnection) {
     for table in [
         "hires_rollup",
+        "hires_rollup_department",
+        "hires_rollup_job",
         "hires_rollup_delta",
         "hired_employees",
         "jobs",
