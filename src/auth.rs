@@ -24,6 +24,17 @@ pub enum Caller {
     Admin,
 }
 
+impl Caller {
+    /// The caller's kind, as named in cache keys and logs.
+    pub fn role_name(self) -> &'static str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            Caller::Api => "api",
+            Caller::Admin => "admin",
+        }
+    }
+}
+
 /// The configured tokens and where the server listens.
 #[derive(Clone, Default)]
 pub struct AccessPolicy {

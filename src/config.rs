@@ -345,6 +345,31 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub rollup_compact_interval_ms: u64,
 
+    /// Origins that browser apps may call the API from, exactly as browsers send them
+    /// (`https://app.example.com,http://localhost:5173`). Unset: no CORS headers, so
+    /// browsers keep pages of other origins out.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "")]
+    pub cors_origins: crate::http::cors::CorsOrigins,
+
+    /// Seconds a client may reuse a query answer without asking again (`Cache-Control:
+    /// private, max-age`); 0: it revalidates every time with its ETag (`private, no-cache`).
+    #[arg(long, env = "CACHE_MAX_AGE", default_value_t = 0)]
+    pub cache_max_age: u32,
+
+    /// Persisted queries: `auto` (Apollo's automatic persisted queries, any document runs),
+    /// `only` (trusted documents: only those of PERSISTED_QUERIES_DIR run) or `off`.
+    #[arg(long, env = "PERSISTED_QUERIES", value_enum, default_value_t = crate::http::persisted::PersistedMode::Auto)]
+    pub persisted_queries: crate::http::persisted::PersistedMode,
+
+    /// A folder of `*.graphql` documents registered at start, each under the SHA-256 of its
+    /// text (needed by PERSISTED_QUERIES=only).
+    #[arg(long, env = "PERSISTED_QUERIES_DIR")]
+    pub persisted_queries_dir: Option<PathBuf>,
+
+    /// Bytes of report and chart answers kept in memory, per data version (0: none kept).
+    #[arg(long, env = "RESPONSE_CACHE_BYTES", default_value_t = crate::state::DEFAULT_RESPONSE_CACHE_BYTES)]
+    pub response_cache_bytes: usize,
+
     /// Where backup sets are kept (the backup and restore mutations).
     #[command(flatten)]
     pub storage: StorageArgs,

@@ -10,7 +10,8 @@
 use std::{collections::HashSet, sync::Mutex, time::Duration};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder, process_collector::ProcessCollector,
 };
 
 /// Distinct operation names that get a label of their own.
@@ -19,11 +20,16 @@ pub const MAX_OPERATION_NAMES: usize = 200;
 /// The metrics of one server.
 pub struct Metrics {
     registry: Registry,
+    /// The process's own metrics (CPU, memory, open files), named as every
+    /// Prometheus client names them: `process_…`, without our prefix.
+    process: Registry,
     graphql_requests: IntCounterVec,
     graphql_seconds: HistogramVec,
     operations: IntCounterVec,
     operation_seconds: HistogramVec,
     rejected_rows: IntCounterVec,
+    response_cache: IntCounterVec,
+    response_cache_bytes: IntGauge,
     names: Mutex<HashSet<String>>,
 }
 
@@ -114,22 +120,34 @@ impl Metrics {
             &["reason"],
         )
         .expect("valid metric");
+        let (response_cache, response_cache_bytes) = response_cache_metrics();
+        let build_info = build_info();
         for metric in [
-            Box::new(graphql_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(build_info) as Box<dyn prometheus::core::Collector>,
+            Box::new(graphql_requests.clone()),
             Box::new(graphql_seconds.clone()),
             Box::new(operations.clone()),
             Box::new(operation_seconds.clone()),
             Box::new(rejected_rows.clone()),
+            Box::new(response_cache.clone()),
+            Box::new(response_cache_bytes.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
+        let process = Registry::new();
+        process
+            .register(Box::new(ProcessCollector::for_self()))
+            .expect("one process collector");
         Self {
             registry,
+            process,
             graphql_requests,
             graphql_seconds,
             operations,
             operation_seconds,
             rejected_rows,
+            response_cache,
+            response_cache_bytes,
             names: Mutex::default(),
         }
     }
@@ -186,12 +204,59 @@ impl Metrics {
         self.rejected_rows.with_label_values(&[reason]).inc_by(rows);
     }
 
+    /// Counts one lookup in the response cache and notes its size.
+    pub fn response_cache(&self, hit: bool, bytes: usize) {
+        let result = if hit { "hit" } else { "miss" };
+        self.response_cache.with_label_values(&[result]).inc();
+        self.response_cache_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
     /// Everything, in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
-        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+        let mut families = self.registry.gather();
+        families.extend(self.process.gather());
+        if let Err(err) = TextEncoder::new().encode(&families, &mut out) {
             tracing::error!(error = %err, "encoding metrics failed");
         }
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// `build_info{version}`, set to 1 for the running build.
+fn build_info() -> IntGaugeVec {
+    let build_info = IntGaugeVec::new(
+        Opts::new(
+            "build_info",
+            "The running build: always 1, labelled with its version",
+        ),
+        &["version"],
+    )
+    .expect("valid metric");
+    build_info
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
+    build_info
+}
+
+/// The response cache's lookups by result (both at 0 from the start) and its size.
+fn response_cache_metrics() -> (IntCounterVec, IntGauge) {
+    let lookups = IntCounterVec::new(
+        Opts::new(
+            "response_cache_requests_total",
+            "Report and chart requests answered from the response cache (hit) or computed (miss)",
+        ),
+        &["result"],
+    )
+    .expect("valid metric");
+    for result in ["hit", "miss"] {
+        lookups.with_label_values(&[result]);
+    }
+    let bytes = IntGauge::new(
+        "response_cache_bytes",
+        "Bytes of answers kept in the response cache",
+    )
+    .expect("valid metric");
+    (lookups, bytes)
 }

@@ -16,7 +16,7 @@ use crate::{
     db::{self, PoolSettings},
     generator::{self, GeneratorSettings},
     graphql::query_limits::QueryLimits,
-    http::{abuse_limits::RequestLimits, app},
+    http::{abuse_limits::RequestLimits, app, caching::ResponseCache, persisted::PersistedQueries},
     rules::Table,
     service::{
         backup::Backups,
@@ -167,8 +167,30 @@ async fn app_state(
     state.body_limit = args.body_limit;
     state.upload_limit = args.upload_limit;
     state.playground_cdn = args.graphiql_cdn;
+    state.cors_origins = args.cors_origins.clone();
+    state.cache_max_age = args.cache_max_age;
+    state.response_cache = Arc::new(ResponseCache::new(args.response_cache_bytes));
+    state.persisted = Arc::new(persisted_queries(args)?);
     state.backups = Arc::new(backups);
     Ok(state)
+}
+
+/// The persisted queries the settings ask for, with the registered documents loaded.
+fn persisted_queries(args: &ServeArgs) -> anyhow::Result<PersistedQueries> {
+    let dir = args.persisted_queries_dir.as_deref();
+    let loaded = PersistedQueries::load(args.persisted_queries, dir).with_context(|| {
+        format!(
+            "cannot read the persisted documents in {}",
+            dir.map(|d| d.display().to_string()).unwrap_or_default()
+        )
+    })?;
+    if dir.is_some() {
+        tracing::info!(
+            documents = loaded.registered(),
+            "persisted documents registered"
+        );
+    }
+    Ok(loaded)
 }
 
 /// On an empty database, generates and imports a small dataset so the playground shows data.

@@ -8,13 +8,19 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::AccessPolicy,
     graphql::query_limits::QueryLimits,
-    http::abuse_limits::RequestLimits,
+    http::{
+        abuse_limits::RequestLimits, caching::ResponseCache, cors::CorsOrigins,
+        persisted::PersistedQueries,
+    },
     metrics::Metrics,
     service::backup::{Backups, Storage},
 };
 
 /// The default largest request body: 8 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// The default byte budget of the report response cache: 64 MiB.
+pub const DEFAULT_RESPONSE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The default request timeout, in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 60;
@@ -45,6 +51,14 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The request timeout and the per-client rate limit.
     pub request_limits: RequestLimits,
+    /// The origins browser apps may call from (`CORS_ORIGINS`); none by default.
+    pub cors_origins: CorsOrigins,
+    /// Report and chart answers kept per ETag.
+    pub response_cache: Arc<ResponseCache>,
+    /// Seconds clients may reuse a cacheable answer without asking (`CACHE_MAX_AGE`).
+    pub cache_max_age: u32,
+    /// Persisted queries: the mode and the documents held.
+    pub persisted: Arc<PersistedQueries>,
 }
 
 impl AppState {
@@ -61,6 +75,10 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             request_limits: RequestLimits::new(DEFAULT_REQUEST_TIMEOUT_SECONDS, None, None),
             backups: Arc::new(Backups::new(Storage::local("backups"))),
+            cors_origins: CorsOrigins::default(),
+            response_cache: Arc::new(ResponseCache::new(DEFAULT_RESPONSE_CACHE_BYTES)),
+            cache_max_age: 0,
+            persisted: Arc::new(PersistedQueries::default()),
         }
     }
 }

@@ -40,6 +40,69 @@ fn sample(metrics: &str, prefix: &str) -> f64 {
         .unwrap_or_else(|| panic!("no sample {prefix} in\n{metrics}"))
 }
 
+async fn the_first_scrape_shows_the_build_and_the_process_and_passes_promtool(t: TestDb) {
+    let router = app(t.local_state());
+    let text = metrics(&router).await;
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        sample(
+            &text,
+            &format!("hiring_analytics_build_info{{version=\"{version}\"}}")
+        ),
+        1.0
+    );
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        sample(&text, name);
+    }
+    assert!(sample(&text, "process_resident_memory_bytes") > 0.0);
+    let Some(promtool) = promtool() else {
+        return;
+    };
+    let check = promtool_check(promtool, &text);
+    assert!(check.status.success(), "promtool: {check:?}");
+}
+
+/// `promtool` (Debian's `prometheus` package), or `None` with a notice
+/// outside CI; CI requires it.
+fn promtool() -> Option<&'static str> {
+    let found = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("promtool");
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("promtool is not installed, and CI requires the metrics check");
+    }
+    eprintln!("notice: promtool is not installed; skipping the exposition check");
+    None
+}
+
+/// `promtool check metrics` run on `exposition`.
+fn promtool_check(promtool: &str, exposition: &str) -> std::process::Output {
+    use std::{io::Write, process::Stdio};
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 async fn every_response_carries_a_request_id_and_keeps_a_usable_one_from_the_client(t: TestDb) {
     let router = app(t.local_state());
     let fresh = router
@@ -228,4 +291,5 @@ db_tests!(
     metrics_count_requests_operations_and_rejected_rows,
     client_chosen_operation_names_cannot_grow_the_metrics_without_bound,
     json_logs_carry_the_request_id_and_the_operation_name,
+    the_first_scrape_shows_the_build_and_the_process_and_passes_promtool,
 );

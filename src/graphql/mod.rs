@@ -8,7 +8,7 @@
 mod admin;
 mod backup;
 mod dimensions;
-mod error_codes;
+pub mod error_codes;
 mod hires;
 mod observe;
 mod prefetch;

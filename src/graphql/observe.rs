@@ -24,6 +24,7 @@ impl ExtensionFactory for Observe {
         Arc::new(ObserveExtension {
             metrics: Arc::clone(&self.0),
             operation: Mutex::default(),
+            named: Mutex::default(),
         })
     }
 }
@@ -32,6 +33,8 @@ struct ObserveExtension {
     metrics: Arc<Metrics>,
     /// The operation's name and type, once known.
     operation: Mutex<Option<(Option<String>, &'static str)>>,
+    /// The type of each named operation of the document, for the one the request picks.
+    named: Mutex<Vec<(String, &'static str)>>,
 }
 
 fn kind(ty: OperationType) -> &'static str {
@@ -85,6 +88,11 @@ impl Extension for ObserveExtension {
         if let (Some((name, operation)), None) = (operations.next(), operations.next()) {
             self.set(name.map(|n| n.to_string()), kind(operation.node.ty));
         }
+        *self.named.lock().unwrap_or_else(|e| e.into_inner()) = document
+            .operations
+            .iter()
+            .filter_map(|(name, op)| Some((name?.to_string(), kind(op.node.ty))))
+            .collect();
         Ok(document)
     }
 
@@ -96,12 +104,12 @@ impl Extension for ObserveExtension {
     ) -> Response {
         if let Some(name) = operation_name {
             let ty = self
-                .operation
+                .named
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .map(|(_, ty)| *ty)
-                .unwrap_or("unknown");
+                .iter()
+                .find(|(named, _)| named == name)
+                .map_or("unknown", |(_, ty)| *ty);
             self.set(Some(name.to_owned()), ty);
         }
         next.run(ctx, operation_name).await

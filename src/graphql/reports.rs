@@ -214,8 +214,9 @@ impl ReportsQuery {
         Ok(chart.into())
     }
 
-    /// When hires last changed: every report is current as of this instant, so
-    /// clients may cache reports until it moves (null before any hire was stored).
+    /// When hires last changed: every report includes the hires stamped up to
+    /// this instant (null before any hire was stored). To cache answers, use
+    /// their HTTP `ETag`: a slower writer may still commit hires stamped earlier.
     async fn reports_as_of(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
         Ok(reports::hires_changed_at(read_db(ctx)).await?.map(DateTime))
     }

@@ -1,33 +1,70 @@
-//! GET and POST `/graphql`: reading the request (JSON, multipart uploads, a
-//! query string) within the limits, then executing it.
+//! GET and POST `/graphql`, as the GraphQL-over-HTTP spec has them: the
+//! request is read (see `graphql_request`), the response's media type is
+//! negotiated from `Accept` (see `negotiate`), and the result is sent with the
+//! status that media type calls for.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
-
-use async_graphql::{
-    ParseRequestError, futures_util::TryStreamExt, http::MultipartOptions,
-    parser::types::OperationType,
-};
-use async_graphql_axum::GraphQLResponse;
+use async_graphql::{ServerError, parser::types::OperationType};
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use http_body_util::Limited;
-use tokio_util::compat::TokioAsyncReadCompatExt;
+use bytes::Bytes;
 
-use super::{caller::identify, error::HttpError, pages};
-use crate::{auth::Caller, graphql::schema::AppSchema, state::AppState};
+use super::{
+    caching::{self, Lookup, Scope},
+    caller::identify,
+    error::HttpError,
+    graphql_request::{GetParams, read_request},
+    negotiate::{MediaType, prefers_html},
+    pages,
+};
+use crate::{
+    auth::Caller,
+    graphql::{error_codes::with_code, schema::AppSchema},
+    service::data_version,
+    state::AppState,
+};
 
 /// The longest query text accepted (variables are not counted): parsing is
 /// linear but not cheap, and no real query comes near it; large inserts send
 /// their rows as variables.
 pub const MAX_QUERY_BYTES: usize = 256 * 1024;
 
-async fn execute(schema: &AppSchema, caller: Caller, request: async_graphql::Request) -> Response {
+/// One request being answered: who asks, how the answer is sent, and what
+/// it is answered with.
+struct Exchange<'a> {
+    state: &'a AppState,
+    schema: &'a AppSchema,
+    caller: Caller,
+    media: MediaType,
+    headers: &'a HeaderMap,
+    /// Sent with GET, which may not run mutations.
+    via_get: bool,
+}
+
+/// An answer: computed now, or the body of one kept in the response cache.
+enum Answer {
+    Fresh(async_graphql::Response),
+    Kept(Bytes),
+}
+
+/// Runs `request` and answers it, from the HTTP cache where its scope allows.
+async fn execute(exchange: Exchange<'_>, mut request: async_graphql::Request) -> Response {
+    if let Err(err) = exchange.state.persisted.resolve(&mut request) {
+        let error = with_code(ServerError::new(err.message(), None), err.code());
+        let answer = Answer::Fresh(async_graphql::Response::from_errors(vec![error]));
+        return respond(&exchange, answer, None);
+    }
+    if exchange.via_get && is_mutation(&request) {
+        return HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "mutations must be sent with POST",
+        )
+        .with_header(header::ALLOW, HeaderValue::from_static("POST"))
+        .into_response();
+    }
     if request.query.len() > MAX_QUERY_BYTES {
         return HttpError::new(
             StatusCode::BAD_REQUEST,
@@ -40,43 +77,177 @@ async fn execute(schema: &AppSchema, caller: Caller, request: async_graphql::Req
         )
         .into_response();
     }
-    GraphQLResponse::from(schema.execute(request.data(caller)).await).into_response()
+    let Some(scope) = cache_scope(&request) else {
+        let answer = Answer::Fresh(run(&exchange, request).await);
+        return respond(&exchange, answer, None);
+    };
+    let version = match data_version::current(&exchange.state.read_db).await {
+        Ok(version) => version,
+        Err(err) => {
+            err.log();
+            let answer = Answer::Fresh(run(&exchange, request).await);
+            return respond(&exchange, answer, None);
+        }
+    };
+    let etag = caching::etag(&request, exchange.caller, exchange.media, &version);
+    if caching::not_modified(exchange.headers, &etag) {
+        return not_modified(&exchange, &etag);
+    }
+    let answer = match scope {
+        Scope::Reports => kept_or_run(&exchange, request, &etag).await,
+        Scope::Data => Answer::Fresh(run(&exchange, request).await),
+    };
+    respond(&exchange, answer, Some(&etag))
 }
 
-/// GET /graphql: a query in the URL is executed; otherwise the playground is served.
+/// What HTTP caching may vouch for in `request`'s answer, if anything.
+fn cache_scope(request: &async_graphql::Request) -> Option<Scope> {
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
+    caching::scope(&document, request.operation_name.as_deref())
+}
+
+/// Runs `request` through the schema.
+async fn run(exchange: &Exchange<'_>, request: async_graphql::Request) -> async_graphql::Response {
+    exchange.schema.execute(request.data(exchange.caller)).await
+}
+
+/// The answer kept under `etag`, or the one computed now (and kept, when it
+/// has no error); identical requests meanwhile wait for it.
+async fn kept_or_run(
+    exchange: &Exchange<'_>,
+    request: async_graphql::Request,
+    etag: &str,
+) -> Answer {
+    let state = exchange.state;
+    let again = replay(&request);
+    let mut own = None;
+    let (kept, lookup) = state
+        .response_cache
+        .get_or_compute(etag, async || {
+            let response = run(exchange, request).await;
+            match response.errors.is_empty() {
+                true => serde_json::to_vec(&response).ok().map(Bytes::from),
+                false => {
+                    own = Some(response);
+                    None
+                }
+            }
+        })
+        .await;
+    state
+        .metrics
+        .response_cache(lookup == Lookup::Hit, state.response_cache.bytes());
+    match (kept, own) {
+        (Some(body), _) => Answer::Kept(body),
+        (None, Some(response)) => Answer::Fresh(response),
+        // The request computing it meanwhile got errors: answer for ourselves.
+        (None, None) => Answer::Fresh(run(exchange, again).await),
+    }
+}
+
+/// The same query, operation and variables as `request`, to run again.
+fn replay(request: &async_graphql::Request) -> async_graphql::Request {
+    let mut again =
+        async_graphql::Request::new(request.query.clone()).variables(request.variables.clone());
+    again.operation_name = request.operation_name.clone();
+    again
+}
+
+/// `answer` as an HTTP response, with `etag` when it has no error.
+fn respond(exchange: &Exchange<'_>, answer: Answer, etag: Option<&str>) -> Response {
+    let media = exchange.media;
+    let (status, body, headers, clean) = match answer {
+        // Shared with the cache, not copied.
+        Answer::Kept(body) => (StatusCode::OK, Ok(body), HeaderMap::new(), true),
+        Answer::Fresh(response) => {
+            let (status, omit_data) = media.status_of(&response);
+            let body = if omit_data {
+                serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+            } else {
+                serde_json::to_vec(&response)
+            };
+            let clean = response.errors.is_empty();
+            (status, body.map(Bytes::from), response.http_headers, clean)
+        }
+    };
+    let Ok(body) = body else {
+        tracing::error!("a GraphQL response could not be serialized");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut http = (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response();
+    http.headers_mut().extend(headers);
+    set_cache_headers(exchange, http.headers_mut(), etag.filter(|_| clean));
+    http
+}
+
+/// `ETag` and `Cache-Control` for an answer HTTP caching vouches for;
+/// `no-store` for any other.
+fn set_cache_headers(exchange: &Exchange<'_>, headers: &mut HeaderMap, etag: Option<&str>) {
+    let Some(etag) = etag.and_then(|tag| HeaderValue::from_str(tag).ok()) else {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return;
+    };
+    headers.insert(header::ETAG, etag);
+    headers.insert(
+        header::CACHE_CONTROL,
+        caching::cache_control(exchange.state.cache_max_age),
+    );
+}
+
+/// 304 Not Modified for a client that holds the answer tagged `etag`.
+fn not_modified(exchange: &Exchange<'_>, etag: &str) -> Response {
+    let mut http = StatusCode::NOT_MODIFIED.into_response();
+    set_cache_headers(exchange, http.headers_mut(), Some(etag));
+    http
+}
+
+/// The media type `req` accepts, or the 406 answer when it accepts none we send.
+fn negotiated(req: &Request) -> Result<MediaType, HttpError> {
+    MediaType::negotiate(req.headers()).ok_or_else(|| {
+        HttpError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            "GraphQL responses are sent as application/graphql-response+json or application/json \
+             (UTF-8); the Accept header allows neither",
+        )
+    })
+}
+
+/// GET /graphql: a query in the URL is run; a browser (or a URL without a
+/// query) gets GraphiQL, with the URL's query, variables and operation filled in.
 pub async fn graphql_get(
     State(state): State<AppState>,
     State(schema): State<AppSchema>,
     req: Request,
 ) -> Response {
-    let Some(query_string) = req.uri().query().filter(|q| !q.is_empty()) else {
+    if req.uri().query().is_none_or(str::is_empty) || prefers_html(req.headers()) {
         return pages::playground(state.playground_cdn).into_response();
-    };
-    let caller = match identify(&state.policy, req.headers()) {
-        Ok(caller) => caller,
-        Err(err) => return err.into_response(),
-    };
-    let request = match async_graphql::http::parse_query_string(query_string) {
-        Ok(request) => request,
-        Err(err) => {
-            return HttpError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                format!("cannot read the GraphQL request from the URL: {err}"),
-            )
-            .into_response();
-        }
-    };
-    if is_mutation(&request) {
-        return HttpError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "mutations must be sent with POST",
-        )
-        .with_header(header::ALLOW, HeaderValue::from_static("POST"))
-        .into_response();
     }
-    execute(&schema, caller, request).await
+    match read_get(&state, &req) {
+        Ok((caller, request, media)) => {
+            let exchange = Exchange {
+                state: &state,
+                schema: &schema,
+                caller,
+                media,
+                headers: req.headers(),
+                via_get: true,
+            };
+            execute(exchange, request).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The caller, request and media type of a GET.
+fn read_get(
+    state: &AppState,
+    req: &Request,
+) -> Result<(Caller, async_graphql::Request, MediaType), HttpError> {
+    let media = negotiated(req)?;
+    let caller = identify(&state.policy, req.headers())?;
+    let request = GetParams::read(req.uri())?.into_request()?;
+    Ok((caller, request, media))
 }
 
 /// Whether the operation a request would run is a mutation.
@@ -99,187 +270,27 @@ pub async fn graphql_post(
     State(schema): State<AppSchema>,
     req: Request,
 ) -> Response {
+    let media = match negotiated(&req) {
+        Ok(media) => media,
+        Err(err) => return err.into_response(),
+    };
     let caller = match identify(&state.policy, req.headers()) {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
+    let headers = req.headers().clone();
     match read_request(req, caller, &state).await {
-        Ok(request) => execute(&schema, caller, request).await,
+        Ok(request) => {
+            let exchange = Exchange {
+                state: &state,
+                schema: &schema,
+                caller,
+                media,
+                headers: &headers,
+                via_get: false,
+            };
+            execute(exchange, request).await
+        }
         Err(err) => err.into_response(),
     }
-}
-
-/// How a POST body is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyKind {
-    Json,
-    Multipart,
-}
-
-/// Accepts JSON, and multipart uploads from the admin only.
-///
-/// Browsers send `text/plain`, form and multipart bodies cross-site without a
-/// CORS preflight; refusing them (multipart unless it carries the admin
-/// token, which a browser cannot add cross-site) keeps another web page from
-/// writing through a user's local server.
-fn body_kind(headers: &HeaderMap, caller: Caller) -> Result<BodyKind, HttpError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    match essence {
-        "application/json" | "application/graphql-response+json" => Ok(BodyKind::Json),
-        "multipart/form-data" if caller == Caller::Admin => Ok(BodyKind::Multipart),
-        "multipart/form-data" => Err(HttpError::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "multipart requests carry file uploads (importCsv), which need the admin token",
-        )),
-        _ => Err(HttpError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "send GraphQL requests as application/json (or multipart/form-data for admin uploads)",
-        )),
-    }
-}
-
-/// Reads a POST body into a GraphQL request, streaming it within the limits.
-///
-/// JSON requests get `body_limit`; multipart uploads (admin CSV imports) get
-/// `upload_limit`, and their files are spooled to temporary files, not memory.
-async fn read_request(
-    req: Request,
-    caller: Caller,
-    state: &AppState,
-) -> Result<async_graphql::Request, HttpError> {
-    let kind = body_kind(req.headers(), caller)?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(ToString::to_string);
-    let limit = match kind {
-        BodyKind::Json => state.body_limit,
-        BodyKind::Multipart => state.upload_limit,
-    };
-    let declared_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > limit as u64) {
-        return Err(payload_too_large());
-    }
-    // A body without a Content-Length is cut off once it passes the limit.
-    let limited = Limited::new(req.into_body(), limit);
-    match kind {
-        BodyKind::Json => read_json(limited).await,
-        BodyKind::Multipart => read_multipart(limited, content_type, state.upload_limit).await,
-    }
-}
-
-/// Parses plain JSON straight into one request: async-graphql's batch parser
-/// buffers the whole document twice to tell a batch from a single.
-async fn read_json(body: Limited<axum::body::Body>) -> Result<async_graphql::Request, HttpError> {
-    let bytes = match http_body_util::BodyExt::collect(body).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            return Err(payload_too_large());
-        }
-        Err(_) => {
-            return Err(HttpError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                "the request body could not be read",
-            ));
-        }
-    };
-    serde_json::from_slice::<async_graphql::Request>(&bytes).map_err(|err| {
-        let message = if bytes.first() == Some(&b'[') {
-            "batched requests are not supported".to_owned()
-        } else {
-            format!("the body is not a valid GraphQL request: {err}")
-        };
-        HttpError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
-    })
-}
-
-/// Parses a multipart upload, spooling its files to temporary files.
-async fn read_multipart(
-    body: Limited<axum::body::Body>,
-    content_type: Option<String>,
-    upload_limit: usize,
-) -> Result<async_graphql::Request, HttpError> {
-    let too_large = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&too_large);
-    let body = axum::body::Body::new(body)
-        .into_data_stream()
-        .map_err(move |err| {
-            if is_length_limit(&err) {
-                flag.store(true, Ordering::Relaxed);
-            }
-            std::io::Error::other(err.to_string())
-        });
-    let reader = tokio_util::io::StreamReader::new(body).compat();
-    let parsed = async_graphql::http::receive_batch_body(
-        content_type,
-        reader,
-        MultipartOptions::default()
-            .max_file_size(upload_limit)
-            .max_num_files(8),
-    )
-    .await
-    .and_then(|batch| batch.into_single());
-    parsed.map_err(|err| {
-        if too_large.load(Ordering::Relaxed) || matches!(err, ParseRequestError::PayloadTooLarge) {
-            return payload_too_large();
-        }
-        HttpError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            multipart_problem(err),
-        )
-    })
-}
-
-/// What is wrong with a multipart request, in words a client can act on.
-fn multipart_problem(err: ParseRequestError) -> String {
-    match err {
-        ParseRequestError::InvalidRequest(cause) => {
-            format!("the body is not a valid GraphQL request: {cause}")
-        }
-        ParseRequestError::UnsupportedBatch => "batched requests are not supported".into(),
-        ParseRequestError::InvalidFilesMap(cause) => {
-            format!("invalid multipart files map: {cause}")
-        }
-        ParseRequestError::InvalidMultipart(cause) => {
-            format!("invalid multipart request: {cause}")
-        }
-        ParseRequestError::MissingOperatorsPart => "multipart request lacks `operations`".into(),
-        ParseRequestError::MissingMapPart => "multipart request lacks `map`".into(),
-        ParseRequestError::NotUpload => "multipart part is not an upload".into(),
-        ParseRequestError::MissingFiles => "multipart request lacks a mapped file".into(),
-        _ => "the request body could not be read".into(),
-    }
-}
-
-fn is_length_limit(err: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(current) = source {
-        if current.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = current.source();
-    }
-    false
-}
-
-fn payload_too_large() -> HttpError {
-    HttpError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-        "the request body is larger than the server's BODY_LIMIT",
-    )
 }

@@ -2,11 +2,16 @@
 //! the file named for what it serves.
 
 pub mod abuse_limits;
+pub mod caching;
 mod caller;
+pub mod cors;
 mod error;
 mod graphql;
+mod graphql_request;
 mod health;
+mod negotiate;
 mod pages;
+pub mod persisted;
 mod reports_csv;
 mod request_id;
 
@@ -17,6 +22,10 @@ use axum::{
 };
 use tower_http::{
     LatencyUnit,
+    compression::{
+        CompressionLayer, CompressionLevel, DefaultPredicate, Predicate,
+        predicate::{NotForContentType, SizeAbove},
+    },
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
@@ -49,11 +58,20 @@ impl FromRef<HttpState> for AppSchema {
     }
 }
 
+/// Responses smaller than this are sent as they are: compressing them saves
+/// less than it costs.
+pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// gzip and brotli quality: brotli's default (11) takes tens of milliseconds
+/// on a full-year report; 4 is fast and still shrinks JSON about tenfold.
+const COMPRESSION_QUALITY: i32 = 4;
+
 /// The whole HTTP application over `state`.
 pub fn app(state: AppState) -> Router {
     let schema = build_schema(&state);
     let request_limits = state.request_limits.clone();
-    Router::new()
+    let cors = state.cors_origins.layer();
+    let routes = Router::new()
         .route(
             "/graphql",
             get(graphql::graphql_get).post(graphql::graphql_post),
@@ -79,7 +97,14 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             abuse_limits::enforce(request_limits.clone(), request, next)
         }))
-        .with_state(HttpState { app: state, schema })
+        .with_state(HttpState { app: state, schema });
+    // CORS outside the limits, so that a refusal (429, 503) still reaches the page.
+    let routes = match cors {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes
+        .layer(compression())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -96,6 +121,19 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_request(
             request_id::drop_unusable_request_id,
         ))
+}
+
+/// gzip or brotli, as the client prefers, for responses above
+/// [`COMPRESS_ABOVE_BYTES`] that are not already compressed: JSON, CSV, SVG
+/// and pages, not raster images or fonts. Assets stored gzip-compressed keep
+/// that form.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = DefaultPredicate::new()
+        .and(SizeAbove::new(COMPRESS_ABOVE_BYTES))
+        .and(NotForContentType::const_new("font/"));
+    CompressionLayer::new()
+        .quality(CompressionLevel::Precise(COMPRESSION_QUALITY))
+        .compress_when(predicate)
 }
 
 /// The span every request runs in; GraphQL fills in the operation.

@@ -90,10 +90,16 @@ pub fn playground(use_cdn: bool) -> Html<String> {
   <script src="{base}/graphiql.min.js"></script>
   <script>
     const fetcher = GraphiQL.createFetcher({{ url: "/graphql" }});
+    // A shared link (/graphql?query=…&variables=…&operationName=…) opens with them filled in.
+    const shared = new URLSearchParams(location.search);
+    const given = (name) => shared.get(name) ?? undefined;
     ReactDOM.createRoot(document.getElementById("graphiql")).render(
       React.createElement(GraphiQL, {{
         fetcher,
         defaultQuery: "{{\n  departmentsAboveMean(year: 2021) {{\n    mean\n    departments {{ id department hired }}\n  }}\n}}\n",
+        query: given("query"),
+        variables: given("variables"),
+        operationName: given("operationName"),
       }})
     );
   </script>

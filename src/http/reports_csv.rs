@@ -1,18 +1,25 @@
 //! The reports as CSV downloads: `/reports/hires-by-quarter.csv` and
-//! `/reports/departments-above-mean.csv`, stamped with the time hires last changed.
+//! `/reports/departments-above-mean.csv`, stamped with the time hires last
+//! changed, with an ETag from the data version (a matching `If-None-Match`
+//! gets 304).
 
 use axum::{
     extract::{FromRef, FromRequestParts, Query, State},
-    http::{HeaderValue, header, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
-use super::{caller::identify, error::HttpError};
+use super::{caching, caller::identify, error::HttpError};
 use crate::{
+    auth::Caller,
     csv::csv_field,
     error::AppError,
-    service::reports::{self, AboveMeanReport, QuarterlyHires},
+    service::{
+        data_version,
+        reports::{self, AboveMeanReport, QuarterlyHires},
+    },
     state::AppState,
 };
 
@@ -25,7 +32,10 @@ struct ReportParams {
 /// The year a report is asked for, by a caller whose token (if any) is valid.
 ///
 /// Checked in this order: the query string, the token, the year.
-pub struct ReportYear(i32);
+pub struct ReportYear {
+    year: i32,
+    caller: Caller,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ReportYear
 where
@@ -37,7 +47,7 @@ where
         let Query(params) = Query::<ReportParams>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        identify(&AppState::from_ref(state).policy, &parts.headers)
+        let caller = identify(&AppState::from_ref(state).policy, &parts.headers)
             .map_err(IntoResponse::into_response)?;
         let year = match params.year.as_deref() {
             None => 2021,
@@ -49,40 +59,71 @@ where
                 .into_response()
             })?,
         };
-        Ok(ReportYear(year))
+        Ok(ReportYear { year, caller })
     }
 }
 
 /// GET /reports/hires-by-quarter.csv?year=2021: the quarterly report with a header row.
 pub async fn hires_by_quarter_csv(
     State(state): State<AppState>,
-    ReportYear(year): ReportYear,
+    headers: HeaderMap,
+    asked: ReportYear,
 ) -> Result<Response, HttpError> {
-    let read =
-        async |db: &DatabaseConnection| reports::hires_by_quarter(db, year, None, None).await;
-    let (rows, as_of) = reports::with_as_of(&state.read_db, read).await?;
-    let body = quarters_csv(&rows);
-    Ok(csv_download("hires-by-quarter", year, body, as_of))
+    let year = asked.year;
+    let make = async |db: &DatabaseConnection| {
+        let read =
+            async |db: &DatabaseConnection| reports::hires_by_quarter(db, year, None, None).await;
+        let (rows, as_of) = reports::with_as_of(db, read).await?;
+        Ok((quarters_csv(&rows), as_of))
+    };
+    csv_report(&state, &headers, "hires-by-quarter", asked, make).await
 }
 
 /// GET /reports/departments-above-mean.csv?year=2021: the departments above the mean.
 pub async fn departments_above_mean_csv(
     State(state): State<AppState>,
-    ReportYear(year): ReportYear,
+    headers: HeaderMap,
+    asked: ReportYear,
 ) -> Result<Response, HttpError> {
-    let read = async |db: &DatabaseConnection| reports::departments_above_mean(db, year).await;
-    let (report, as_of) = reports::with_as_of(&state.read_db, read).await?;
-    let body = above_mean_csv(&report);
-    Ok(csv_download("departments-above-mean", year, body, as_of))
+    let year = asked.year;
+    let make = async |db: &DatabaseConnection| {
+        let read = async |db: &DatabaseConnection| reports::departments_above_mean(db, year).await;
+        let (report, as_of) = reports::with_as_of(db, read).await?;
+        Ok((above_mean_csv(&report), as_of))
+    };
+    csv_report(&state, &headers, "departments-above-mean", asked, make).await
+}
+
+/// The CSV export `name` for `asked`, made by `make` unless the client's
+/// `If-None-Match` holds the current ETag (then 304, and nothing is read but
+/// the data version).
+async fn csv_report(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+    asked: ReportYear,
+    make: impl AsyncFnOnce(&DatabaseConnection) -> Result<(String, Option<DateTime<Utc>>), AppError>,
+) -> Result<Response, HttpError> {
+    let version = data_version::current(&state.read_db).await?;
+    let etag = caching::tag_of(&[name, &asked.year.to_string()], asked.caller, &version);
+    let mut response = if caching::not_modified(headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let (body, as_of) = make(&state.read_db).await?;
+        csv_download(name, asked.year, body, as_of)
+    };
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        caching::cache_control(state.cache_max_age),
+    );
+    Ok(response)
 }
 
 /// A CSV attachment named `{name}-{year}.csv`, with `Last-Modified` set to `as_of`.
-fn csv_download(
-    name: &str,
-    year: i32,
-    body: String,
-    as_of: Option<chrono::DateTime<chrono::Utc>>,
-) -> Response {
+fn csv_download(name: &str, year: i32, body: String, as_of: Option<DateTime<Utc>>) -> Response {
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -90,7 +131,6 @@ fn csv_download(
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}-{year}.csv\""),
             ),
-            (header::CACHE_CONTROL, "no-cache".to_owned()),
         ],
         body,
     )

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod charts;
 pub mod compactor;
+pub mod data_version;
 pub mod hires_list;
 pub mod import;
 pub mod ingest;

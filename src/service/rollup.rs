@@ -165,10 +165,16 @@ SELECT COUNT(*) AS folded FROM moved",
     )
 });
 
-/// When hires last changed: the latest stamp, folded or pending, in one snapshot.
-const CHANGED_AT: &str = "SELECT MAX(changed_at) AS changed_at FROM (
-    SELECT hires_changed_at AS changed_at FROM report_state
-    UNION ALL SELECT MAX(changed_at) FROM hires_rollup_delta) stamps";
+/// The committed rollup in brief, one row, in one snapshot: when hires last
+/// changed (`changed_at`: the latest stamp, folded or pending) and how many
+/// hires there are (`hires`: the compacted per-department totals plus the
+/// pending deltas).
+pub const SUMMARY: &str = "SELECT
+    (SELECT MAX(changed_at) FROM (
+        SELECT hires_changed_at AS changed_at FROM report_state
+        UNION ALL SELECT MAX(changed_at) FROM hires_rollup_delta) stamps) AS changed_at,
+    CAST((SELECT COALESCE(SUM(q1 + q2 + q3 + q4), 0) FROM hires_rollup_department)
+       + (SELECT COALESCE(SUM(q1 + q2 + q3 + q4), 0) FROM hires_rollup_delta) AS BIGINT) AS hires";
 
 /// The advisory lock that lets one compactor run at a time across instances.
 const COMPACTOR_LOCK: i64 = 0x6869_7265_735f_7275; // "hires_ru"
@@ -473,7 +479,7 @@ pub async fn mark_hires_changed(txn: &impl ConnectionTrait) -> Result<(), DbErr>
 
 /// When hires last changed, or `None` before any were stored.
 pub async fn changed_at(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let statement = Statement::from_string(db.get_database_backend(), CHANGED_AT);
+    let statement = Statement::from_string(db.get_database_backend(), SUMMARY);
     match db.query_one_raw(statement).await? {
         Some(row) => row.try_get("", "changed_at"),
         None => Ok(None),
