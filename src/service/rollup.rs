@@ -56,19 +56,26 @@ const DELTAS: &str = "hires_rollup_delta";
 /// The columns of a delta row, in the order every append writes them.
 const DELTA_COLUMNS: &str = "year, department_id, job_id, q1, q2, q3, q4, changed_at";
 
+/// Adds the rows of `source` (rows with `keys` and `q1` to `q4`), summed per
+/// `keys`, to `table`, whose key is `keys`: the fold's one upsert, for the
+/// cells and for both totals.
+fn add_sums(source: &str, table: &str, keys: &str) -> String {
+    format!(
+        "INSERT INTO {table} ({keys}, q1, q2, q3, q4)
+    SELECT {keys}, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
+    FROM {source} WHERE true
+    GROUP BY {keys}
+    ORDER BY {keys}
+    ON CONFLICT ({keys}) DO UPDATE SET
+    q1 = {table}.q1 + excluded.q1, q2 = {table}.q2 + excluded.q2,
+    q3 = {table}.q3 + excluded.q3, q4 = {table}.q4 + excluded.q4"
+    )
+}
+
 /// Adds the rows of `source` (cells with `q1` to `q4`), summed per cell, to
 /// the compacted cells.
 fn add_to_compacted(source: &str) -> String {
-    format!(
-        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
-    SELECT year, department_id, job_id, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
-    FROM {source} WHERE true
-    GROUP BY year, department_id, job_id
-    ORDER BY year, department_id, job_id
-    ON CONFLICT (year, department_id, job_id) DO UPDATE SET
-    q1 = hires_rollup.q1 + excluded.q1, q2 = hires_rollup.q2 + excluded.q2,
-    q3 = hires_rollup.q3 + excluded.q3, q4 = hires_rollup.q4 + excluded.q4"
-    )
+    add_sums(source, COMPACTED, "year, department_id, job_id")
 }
 
 /// Which coarser grain of the rollup a count is grouped by.
@@ -104,17 +111,7 @@ impl HiresBy {
 /// Adds the rows of `source` (cells with `q1` to `q4`), summed per year and
 /// `by`'s id, to `by`'s compacted totals.
 fn add_to_totals(source: &str, by: HiresBy) -> String {
-    let (table, key) = (by.totals(), by.key());
-    format!(
-        "INSERT INTO {table} (year, {key}, q1, q2, q3, q4)
-    SELECT year, {key}, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
-    FROM {source} WHERE true
-    GROUP BY year, {key}
-    ORDER BY year, {key}
-    ON CONFLICT (year, {key}) DO UPDATE SET
-    q1 = {table}.q1 + excluded.q1, q2 = {table}.q2 + excluded.q2,
-    q3 = {table}.q3 + excluded.q3, q4 = {table}.q4 + excluded.q4"
-    )
+    add_sums(source, by.totals(), &format!("year, {}", by.key()))
 }
 
 /// Moves the folded stamp to the latest `changed_at` of `source`, unless it is newer already.
@@ -188,27 +185,24 @@ const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
 /// `q4`; an id may come more than once).
 pub fn totals_rows(by: HiresBy, year: Option<i32>) -> SelectStatement {
     let columns = ["year", by.key(), "q1", "q2", "q3", "q4"];
-    let mut rows = Query::select();
-    rows.columns(columns.map(Alias::new))
-        .from(Alias::new(by.totals()));
-    in_year(&mut rows, year);
-    let mut pending = Query::select();
-    pending
-        .columns(columns.map(Alias::new))
-        .from(Alias::new(DELTAS));
-    in_year(&mut pending, year);
-    rows.union(UnionType::All, pending);
+    let mut rows = columns_in(by.totals(), &columns, year);
+    rows.union(UnionType::All, columns_in(DELTAS, &columns, year));
     rows
 }
 
 /// The cell columns of `table` (the compacted cells or the deltas), in `year` or all years.
 fn cells_in(table: &str, year: Option<i32>) -> SelectStatement {
-    let mut cells = Query::select();
-    cells
-        .columns(CELL_COLUMNS.map(Alias::new))
+    columns_in(table, &CELL_COLUMNS, year)
+}
+
+/// `columns` of `table`, in `year` or all years.
+fn columns_in(table: &str, columns: &[&str], year: Option<i32>) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .columns(columns.iter().copied().map(Alias::new))
         .from(Alias::new(table));
-    in_year(&mut cells, year);
-    cells
+    in_year(&mut select, year);
+    select
 }
 
 /// Narrows `select` to `year`, if one is given. Each part of a report's rollup
