@@ -17,13 +17,19 @@ use std::{
 };
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::{
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::negotiate::MediaType;
-use crate::{auth::Caller, service::data_version::DataVersion};
+use crate::{
+    auth::Caller,
+    service::{backup::avro::hex, data_version::DataVersion},
+};
 
 /// Root fields whose answers depend on nothing but the data and the arguments,
 /// and that are worth keeping: the reports and charts.
@@ -229,9 +235,7 @@ pub fn tag_of(parts: &[&str], caller: Caller, version: &DataVersion) -> String {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
-    let digest = hash.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", hex(&hash.finalize()[..16]))
 }
 
 /// True when `If-None-Match` in `headers` names `etag` (or is `*`).
@@ -245,14 +249,28 @@ pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == etag || tag == "*")
 }
 
-/// The `Cache-Control` of a cacheable answer: revalidate every time, unless
-/// `max_age` seconds are allowed.
-pub fn cache_control(max_age: u32) -> HeaderValue {
-    if max_age == 0 {
-        return HeaderValue::from_static("private, no-cache");
-    }
-    HeaderValue::from_str(&format!("private, max-age={max_age}"))
-        .unwrap_or(HeaderValue::from_static("private, no-cache"))
+/// Marks a response HTTP caching vouches for: its `ETag` and a `Cache-Control`
+/// that makes clients revalidate every time, unless `max_age` seconds are
+/// allowed. Without an ETag (or one a header cannot carry): `no-store`.
+pub fn mark(headers: &mut HeaderMap, etag: Option<&str>, max_age: u32) {
+    let Some(etag) = etag.and_then(|tag| HeaderValue::from_str(tag).ok()) else {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return;
+    };
+    headers.insert(header::ETAG, etag);
+    let cache_control = match max_age {
+        0 => HeaderValue::from_static("private, no-cache"),
+        seconds => HeaderValue::from_str(&format!("private, max-age={seconds}"))
+            .unwrap_or(HeaderValue::from_static("private, no-cache")),
+    };
+    headers.insert(header::CACHE_CONTROL, cache_control);
+}
+
+/// 304 Not Modified for a client that holds the answer tagged `etag`.
+pub fn not_modified_response(etag: &str, max_age: u32) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    mark(response.headers_mut(), Some(etag), max_age);
+    response
 }
 
 /// The bounded cache of report answers, keyed by ETag. Oldest entries go

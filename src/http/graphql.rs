@@ -3,7 +3,13 @@
 //! negotiated from `Accept` (see `negotiate`), and the result is sent with the
 //! status that media type calls for.
 
-use async_graphql::{ServerError, parser::types::OperationType};
+use async_graphql::{
+    ServerError,
+    parser::{
+        parse_query,
+        types::{ExecutableDocument, OperationType},
+    },
+};
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -56,14 +62,20 @@ async fn execute(exchange: Exchange<'_>, mut request: async_graphql::Request) ->
         let answer = Answer::Fresh(async_graphql::Response::from_errors(vec![error]));
         return respond(&exchange, answer, None);
     }
-    if exchange.via_get && is_mutation(&request) {
-        return HttpError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "mutations must be sent with POST",
-        )
-        .with_header(header::ALLOW, HeaderValue::from_static("POST"))
-        .into_response();
+    // Parsed once here for the checks below; the schema parses it again to run it.
+    let mut document = None;
+    if exchange.via_get {
+        document = parse_query(&request.query).ok();
+        let operation = request.operation_name.as_deref();
+        if document.as_ref().is_some_and(|d| is_mutation(d, operation)) {
+            return HttpError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "mutations must be sent with POST",
+            )
+            .with_header(header::ALLOW, HeaderValue::from_static("POST"))
+            .into_response();
+        }
     }
     if request.query.len() > MAX_QUERY_BYTES {
         return HttpError::new(
@@ -77,7 +89,9 @@ async fn execute(exchange: Exchange<'_>, mut request: async_graphql::Request) ->
         )
         .into_response();
     }
-    let Some(scope) = cache_scope(&request) else {
+    let document = document.or_else(|| parse_query(&request.query).ok());
+    let operation = request.operation_name.as_deref();
+    let Some(scope) = document.and_then(|d| caching::scope(&d, operation)) else {
         let answer = Answer::Fresh(run(&exchange, request).await);
         return respond(&exchange, answer, None);
     };
@@ -91,19 +105,13 @@ async fn execute(exchange: Exchange<'_>, mut request: async_graphql::Request) ->
     };
     let etag = caching::etag(&request, exchange.caller, exchange.media, &version);
     if caching::not_modified(exchange.headers, &etag) {
-        return not_modified(&exchange, &etag);
+        return caching::not_modified_response(&etag, exchange.state.cache_max_age);
     }
     let answer = match scope {
         Scope::Reports => kept_or_run(&exchange, request, &etag).await,
         Scope::Data => Answer::Fresh(run(&exchange, request).await),
     };
     respond(&exchange, answer, Some(&etag))
-}
-
-/// What HTTP caching may vouch for in `request`'s answer, if anything.
-fn cache_scope(request: &async_graphql::Request) -> Option<Scope> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    caching::scope(&document, request.operation_name.as_deref())
 }
 
 /// Runs `request` through the schema.
@@ -176,28 +184,8 @@ fn respond(exchange: &Exchange<'_>, answer: Answer, etag: Option<&str>) -> Respo
     };
     let mut http = (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response();
     http.headers_mut().extend(headers);
-    set_cache_headers(exchange, http.headers_mut(), etag.filter(|_| clean));
-    http
-}
-
-/// `ETag` and `Cache-Control` for an answer HTTP caching vouches for;
-/// `no-store` for any other.
-fn set_cache_headers(exchange: &Exchange<'_>, headers: &mut HeaderMap, etag: Option<&str>) {
-    let Some(etag) = etag.and_then(|tag| HeaderValue::from_str(tag).ok()) else {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return;
-    };
-    headers.insert(header::ETAG, etag);
-    headers.insert(
-        header::CACHE_CONTROL,
-        caching::cache_control(exchange.state.cache_max_age),
-    );
-}
-
-/// 304 Not Modified for a client that holds the answer tagged `etag`.
-fn not_modified(exchange: &Exchange<'_>, etag: &str) -> Response {
-    let mut http = StatusCode::NOT_MODIFIED.into_response();
-    set_cache_headers(exchange, http.headers_mut(), Some(etag));
+    let etag = etag.filter(|_| clean);
+    caching::mark(http.headers_mut(), etag, exchange.state.cache_max_age);
     http
 }
 
@@ -250,13 +238,10 @@ fn read_get(
     Ok((caller, request, media))
 }
 
-/// Whether the operation a request would run is a mutation.
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    doc.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
+/// Whether the operation `operation_name` picks from `document` is a mutation.
+fn is_mutation(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    document.operations.iter().any(|(name, op)| {
+        let selected = match (operation_name, name) {
             (Some(wanted), Some(name)) => wanted == name.as_str(),
             _ => true,
         };

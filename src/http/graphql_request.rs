@@ -155,11 +155,7 @@ async fn read_json(body: Limited<axum::body::Body>) -> Result<async_graphql::Req
             return Err(payload_too_large());
         }
         Err(_) => {
-            return Err(HttpError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                "the request body could not be read",
-            ));
+            return Err(bad_request("the request body could not be read"));
         }
     };
     let request = serde_json::from_slice::<async_graphql::Request>(&bytes).map_err(|err| {
@@ -168,7 +164,7 @@ async fn read_json(body: Limited<axum::body::Body>) -> Result<async_graphql::Req
         } else {
             format!("the body is not a valid GraphQL request: {err}")
         };
-        HttpError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        bad_request(message)
     })?;
     with_document(request)
 }
@@ -214,11 +210,7 @@ async fn read_multipart(
         if too_large.load(Ordering::Relaxed) || matches!(err, ParseRequestError::PayloadTooLarge) {
             return payload_too_large();
         }
-        HttpError::new(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            multipart_problem(err),
-        )
+        bad_request(multipart_problem(err))
     })
 }
 

@@ -23,6 +23,8 @@ use std::{
 
 use sha2::{Digest, Sha256};
 
+use crate::service::backup::avro::hex;
+
 /// How persisted queries are handled (`PERSISTED_QUERIES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum PersistedMode {
@@ -93,10 +95,7 @@ struct Store {
 
 /// The hex SHA-256 of `text`.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 impl PersistedQueries {

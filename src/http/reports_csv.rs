@@ -5,7 +5,7 @@
 
 use axum::{
     extract::{FromRef, FromRequestParts, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
@@ -106,19 +106,12 @@ async fn csv_report(
 ) -> Result<Response, HttpError> {
     let version = data_version::current(&state.read_db).await?;
     let etag = caching::tag_of(&[name, &asked.year.to_string()], asked.caller, &version);
-    let mut response = if caching::not_modified(headers, &etag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let (body, as_of) = make(&state.read_db).await?;
-        csv_download(name, asked.year, body, as_of)
-    };
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, etag);
+    if caching::not_modified(headers, &etag) {
+        return Ok(caching::not_modified_response(&etag, state.cache_max_age));
     }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        caching::cache_control(state.cache_max_age),
-    );
+    let (body, as_of) = make(&state.read_db).await?;
+    let mut response = csv_download(name, asked.year, body, as_of);
+    caching::mark(response.headers_mut(), Some(&etag), state.cache_max_age);
     Ok(response)
 }
 
