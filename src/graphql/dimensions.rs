@@ -163,6 +163,13 @@ impl Job {
     }
 }
 
+/// `items` ordered by id.
+fn by_id<T>(items: impl Iterator<Item = T>, id: fn(&T) -> i32) -> Vec<T> {
+    let mut items: Vec<T> = items.collect();
+    items.sort_unstable_by_key(id);
+    items
+}
+
 /// Queries over departments and jobs.
 #[derive(Default)]
 pub struct DimensionsQuery;
@@ -173,16 +180,8 @@ impl DimensionsQuery {
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
         let db = read_db(ctx);
         let rows = lookups::list_departments(db).await?;
-        let rows = rows.into_iter().map(|row| (row.id, row)).collect();
-        let selection = ctx.look_ahead();
-        let found = with_counts(
-            db,
-            HiresBy::Department,
-            rows,
-            &selection,
-            Department::with_counts,
-        );
-        Ok(found.await?.into_iter().map(|(_, d)| d).collect())
+        let found = departments_from(db, rows, &ctx.look_ahead()).await?;
+        Ok(by_id(found.into_values(), |d| d.id))
     }
 
     /// The department with this id, or null when there is none.
@@ -195,10 +194,8 @@ impl DimensionsQuery {
     async fn jobs(&self, ctx: &Context<'_>) -> Result<Vec<Job>> {
         let db = read_db(ctx);
         let rows = lookups::list_jobs(db).await?;
-        let rows = rows.into_iter().map(|row| (row.id, row)).collect();
-        let selection = ctx.look_ahead();
-        let found = with_counts(db, HiresBy::Job, rows, &selection, Job::with_counts);
-        Ok(found.await?.into_iter().map(|(_, j)| j).collect())
+        let found = jobs_from(db, rows, &ctx.look_ahead()).await?;
+        Ok(by_id(found.into_values(), |j| j.id))
     }
 
     /// The job with this id, or null when there is none.
