@@ -33,6 +33,15 @@ impl Caller {
             Caller::Admin => "admin",
         }
     }
+
+    /// Who the caller is, as recorded in the operations log: the token's name.
+    pub fn identity(self) -> &'static str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            Caller::Api => "api-token",
+            Caller::Admin => "admin-token",
+        }
+    }
 }
 
 /// The configured tokens and where the server listens.
@@ -154,7 +163,8 @@ fn matches(expected: &Option<[u8; 32]>, offered: &[u8; 32]) -> bool {
     expected.is_some_and(|expected| bool::from(expected.ct_eq(offered)))
 }
 
-fn caller(ctx: &Context<'_>) -> Caller {
+/// The caller of a GraphQL request (anonymous when none was identified).
+pub fn caller(ctx: &Context<'_>) -> Caller {
     ctx.data_opt::<Caller>()
         .copied()
         .unwrap_or(Caller::Anonymous)

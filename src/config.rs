@@ -63,7 +63,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The subcommands.
+/// The subcommands. `import`, `backup`, `verify` and `restore` are recorded in the
+/// operations log (`operations` in GraphQL) as started by `cli:$USER`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (GraphQL, playground, health checks); migrates the database first.
@@ -72,17 +73,21 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
-    /// Load headerless CSV files (departments, jobs, hires); each file is loaded in one transaction.
+    /// Load headerless CSV files (departments, jobs, hires); each file is loaded in one transaction
+    /// and recorded as an operation.
     Import(ImportArgs),
     /// Write a deterministic synthetic dataset as the three CSV files.
     Generate(GenerateArgs),
-    /// Back up tables into a new backup set (one Avro file per table and a manifest).
+    /// Back up tables into a new backup set (one Avro file per table and a manifest); recorded as
+    /// an operation.
     Backup(BackupArgs),
     /// List the complete backup sets, newest first.
     Backups(BackupsArgs),
-    /// Re-read every object of a backup set and check its size, SHA-256, schema and rows.
+    /// Re-read every object of a backup set and check its size, SHA-256, schema and rows; recorded
+    /// as an operation when DATABASE_URL names a migrated database.
     Verify(VerifyArgs),
-    /// Replace tables with a backup set's contents, in one transaction (checked first).
+    /// Replace tables with a backup set's contents, in one transaction (checked first); recorded as
+    /// an operation.
     Restore(RestoreArgs),
     /// Ask a running server's /healthz; exit 0 when it answers 200 (for container health checks).
     Healthcheck(HealthcheckArgs),
@@ -369,6 +374,29 @@ pub struct ServeArgs {
     /// Bytes of report and chart answers kept in memory, per data version (0: none kept).
     #[arg(long, env = "RESPONSE_CACHE_BYTES", default_value_t = crate::state::DEFAULT_RESPONSE_CACHE_BYTES)]
     pub response_cache_bytes: usize,
+
+    /// Shortest time between two `dataChanged` events, in milliseconds: changes that come
+    /// faster are announced together.
+    #[arg(long, env = "CHANGE_EVENT_INTERVAL_MS",
+          default_value_t = crate::service::changes::DEFAULT_INTERVAL_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub change_event_interval_ms: u64,
+
+    /// Subscriptions one WebSocket connection may hold at once.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_max_subscriptions_per_connection: u32,
+
+    /// WebSocket connections one client address may hold open at once.
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_max_connections_per_client: u32,
+
+    /// Seconds a WebSocket connection may stay open without any subscription before it is
+    /// closed.
+    #[arg(long, env = "WS_IDLE_TIMEOUT_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_idle_timeout_seconds: u64,
 
     /// Where backup sets are kept (the backup and restore mutations).
     #[command(flatten)]

@@ -30,6 +30,8 @@ pub enum ErrorClass {
     Refused,
     /// A service the server depends on (database, backup storage) failed; retry later.
     Unavailable,
+    /// An operator cancelled the operation; it left nothing behind.
+    Cancelled,
     /// A bug or an unexpected failure; the cause is logged, never shown.
     Internal,
 }
@@ -42,7 +44,7 @@ impl ErrorClass {
             ErrorClass::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorClass::Forbidden => StatusCode::FORBIDDEN,
             ErrorClass::NotFound => StatusCode::NOT_FOUND,
-            ErrorClass::Busy | ErrorClass::Refused => StatusCode::CONFLICT,
+            ErrorClass::Busy | ErrorClass::Refused | ErrorClass::Cancelled => StatusCode::CONFLICT,
             ErrorClass::InvalidData => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -58,6 +60,7 @@ impl ErrorClass {
             ErrorClass::Busy => 4,
             ErrorClass::InvalidData => 5,
             ErrorClass::Refused => 6,
+            ErrorClass::Cancelled => 130,
             ErrorClass::Unauthenticated
             | ErrorClass::Forbidden
             | ErrorClass::Unavailable

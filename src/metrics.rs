@@ -30,8 +30,25 @@ pub struct Metrics {
     rejected_rows: IntCounterVec,
     response_cache: IntCounterVec,
     response_cache_bytes: IntGauge,
+    live: LiveMetrics,
     names: Mutex<HashSet<String>>,
 }
+
+/// WebSocket connections and subscriptions.
+#[derive(Clone)]
+struct LiveMetrics {
+    connections: IntGauge,
+    subscriptions: IntGauge,
+    refused: IntCounterVec,
+}
+
+/// Why a WebSocket connection or subscription was refused or closed.
+pub const LIVE_REFUSALS: [&str; 4] = [
+    "too_many_connections",
+    "too_many_subscriptions",
+    "unauthenticated",
+    "idle_timeout",
+];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,6 +138,7 @@ impl Metrics {
         )
         .expect("valid metric");
         let (response_cache, response_cache_bytes) = response_cache_metrics();
+        let live = live_metrics();
         let build_info = build_info();
         for metric in [
             Box::new(build_info) as Box<dyn prometheus::core::Collector>,
@@ -131,6 +149,9 @@ impl Metrics {
             Box::new(rejected_rows.clone()),
             Box::new(response_cache.clone()),
             Box::new(response_cache_bytes.clone()),
+            Box::new(live.connections.clone()),
+            Box::new(live.subscriptions.clone()),
+            Box::new(live.refused.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -148,6 +169,7 @@ impl Metrics {
             rejected_rows,
             response_cache,
             response_cache_bytes,
+            live,
             names: Mutex::default(),
         }
     }
@@ -212,6 +234,21 @@ impl Metrics {
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
+    /// Notes a WebSocket connection opened (`+1`) or closed (`-1`).
+    pub fn websocket_connections(&self, change: i64) {
+        self.live.connections.add(change);
+    }
+
+    /// Notes a subscription started (`+1`) or ended (`-1`).
+    pub fn subscriptions(&self, change: i64) {
+        self.live.subscriptions.add(change);
+    }
+
+    /// Counts a refused or closed connection or subscription; `reason` is one of [`LIVE_REFUSALS`].
+    pub fn live_refused(&self, reason: &str) {
+        self.live.refused.with_label_values(&[reason]).inc();
+    }
+
     /// Everything, in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -238,6 +275,28 @@ fn build_info() -> IntGaugeVec {
         .with_label_values(&[env!("CARGO_PKG_VERSION")])
         .set(1);
     build_info
+}
+
+/// Open WebSocket connections, active subscriptions, and refusals by reason (all at 0 from the start).
+fn live_metrics() -> LiveMetrics {
+    let refused = IntCounterVec::new(
+        Opts::new(
+            "websocket_refusals_total",
+            "WebSocket connections and subscriptions refused or closed by the server, by reason",
+        ),
+        &["reason"],
+    )
+    .expect("valid metric");
+    for reason in LIVE_REFUSALS {
+        refused.with_label_values(&[reason]);
+    }
+    LiveMetrics {
+        connections: IntGauge::new("websocket_connections", "Open WebSocket connections")
+            .expect("valid metric"),
+        subscriptions: IntGauge::new("subscriptions_active", "Active GraphQL subscriptions")
+            .expect("valid metric"),
+        refused,
+    }
 }
 
 /// The response cache's lookups by result (both at 0 from the start) and its size.

@@ -16,12 +16,20 @@ use crate::{
     db::{self, PoolSettings},
     generator::{self, GeneratorSettings},
     graphql::query_limits::QueryLimits,
-    http::{abuse_limits::RequestLimits, app, caching::ResponseCache, persisted::PersistedQueries},
+    http::{
+        abuse_limits::RequestLimits,
+        app,
+        caching::ResponseCache,
+        live_limits::{LiveConnections, LiveLimits},
+        persisted::PersistedQueries,
+    },
     rules::Table,
     service::{
         backup::Backups,
+        changes::ChangeFeed,
         compactor::Compactor,
         import::{self, ImportProgress},
+        operations::Sweeper,
     },
     state::AppState,
 };
@@ -36,6 +44,7 @@ pub struct Application {
     state: AppState,
     shutdown_grace: Duration,
     compactor: Compactor,
+    sweeper: Sweeper,
 }
 
 impl Application {
@@ -56,6 +65,7 @@ impl Application {
             state.db.clone(),
             Duration::from_millis(args.rollup_compact_interval_ms),
         );
+        let sweeper = Sweeper::start(state.db.clone());
         let listener = TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -70,6 +80,7 @@ impl Application {
             state,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
             compactor,
+            sweeper,
         })
     }
 
@@ -93,6 +104,8 @@ impl Application {
         });
         let stopping = Arc::new(Notify::new());
         let notify = Arc::clone(&stopping);
+        let live = Arc::clone(&self.state.live);
+        let changes = self.state.changes.clone();
         let server = axum::serve(
             listener,
             app(self.state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -100,6 +113,8 @@ impl Application {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            // Subscriptions never finish by themselves: close them, so clients reconnect elsewhere.
+            live.close_all();
             notify.notify_one();
         });
         let grace = self.shutdown_grace;
@@ -110,6 +125,8 @@ impl Application {
             }
         }
         self.compactor.stop().await;
+        self.sweeper.stop().await;
+        changes.stop().await;
         read_db.close().await.context("closing the read pool")?;
         db.close().await.context("closing the database pool")?;
         tracing::info!("stopped");
@@ -172,6 +189,15 @@ async fn app_state(
     state.response_cache = Arc::new(ResponseCache::new(args.response_cache_bytes));
     state.persisted = Arc::new(persisted_queries(args)?);
     state.backups = Arc::new(backups);
+    state.changes = ChangeFeed::new(
+        state.db.clone(),
+        Duration::from_millis(args.change_event_interval_ms),
+    );
+    state.live = Arc::new(LiveConnections::new(LiveLimits {
+        max_subscriptions_per_connection: args.ws_max_subscriptions_per_connection as usize,
+        max_connections_per_client: args.ws_max_connections_per_client,
+        idle_timeout: Duration::from_secs(args.ws_idle_timeout_seconds),
+    }));
     Ok(state)
 }
 

@@ -9,11 +9,17 @@ use crate::{
     auth::AccessPolicy,
     graphql::query_limits::QueryLimits,
     http::{
-        abuse_limits::RequestLimits, caching::ResponseCache, cors::CorsOrigins,
+        abuse_limits::RequestLimits,
+        caching::ResponseCache,
+        cors::CorsOrigins,
+        live_limits::{LiveConnections, LiveLimits},
         persisted::PersistedQueries,
     },
     metrics::Metrics,
-    service::backup::{Backups, Storage},
+    service::{
+        backup::{Backups, Storage},
+        changes::{ChangeFeed, DEFAULT_INTERVAL_MS},
+    },
 };
 
 /// The default largest request body: 8 MiB.
@@ -59,12 +65,21 @@ pub struct AppState {
     pub cache_max_age: u32,
     /// Persisted queries: the mode and the documents held.
     pub persisted: Arc<PersistedQueries>,
+    /// Change events for `dataChanged`; writers announce their commits here.
+    pub changes: ChangeFeed,
+    /// WebSocket limits and the connections each client holds.
+    pub live: Arc<LiveConnections>,
 }
 
 impl AppState {
     /// State with default limits.
     pub fn new(db: DatabaseConnection, policy: AccessPolicy) -> Self {
         Self {
+            changes: ChangeFeed::new(
+                db.clone(),
+                std::time::Duration::from_millis(DEFAULT_INTERVAL_MS),
+            ),
+            live: Arc::new(LiveConnections::new(LiveLimits::default())),
             read_db: db.clone(),
             db,
             policy: Arc::new(policy),

@@ -10,28 +10,7 @@ mod common;
 
 use std::process::Command;
 
-use common::Server;
-
-fn chromium() -> Option<String> {
-    let found = std::env::var("CHROMIUM").ok().or_else(|| {
-        ["chromium", "chromium-browser", "google-chrome"]
-            .into_iter()
-            .find(|name| {
-                Command::new(name)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
-            .map(str::to_owned)
-    });
-    if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("Chromium is not installed, and CI requires the browser test");
-        }
-        eprintln!("notice: Chromium is not installed; skipping the browser test");
-    }
-    found
-}
+use common::{Server, chromium};
 
 /// The DOM of `url` after its scripts ran, as headless Chromium renders it.
 fn rendered_dom(chromium: &str, url: &str) -> String {

@@ -1,4 +1,5 @@
-// The dashboard: one GraphQL request per year for both reports and both charts.
+// The dashboard: one GraphQL request per year for both reports and both charts,
+// made again whenever the `dataChanged` subscription says the data changed.
 "use strict";
 
 const QUERY = `query Dashboard($year: Int!) {
@@ -6,7 +7,10 @@ const QUERY = `query Dashboard($year: Int!) {
   departmentsAboveMean(year: $year) { mean departments { id department hired } }
   quarterChart: hiresByQuarterChart(year: $year) { dataUrl }
   meanChart: departmentsAboveMeanChart(year: $year) { dataUrl }
+  reportsAsOf
 }`;
+
+const DATA_CHANGED = "subscription DashboardDataChanged { dataChanged { asOf tables version } }";
 
 const $ = (id) => document.getElementById(id);
 
@@ -61,8 +65,26 @@ function showError(message) {
   fillTable($("mean-table"), [], [[0], [1], [2]], "Could not load.");
 }
 
-async function load(year) {
-  setLoading(true);
+// Which answer is wanted: a slower answer for an earlier request is dropped.
+let requested = 0;
+// The asOf of the data on screen (undefined before the first answer).
+let shownAsOf;
+// A refresh in flight, and whether another one was asked for meanwhile.
+let refreshing = null;
+let refreshAgain = false;
+
+function showAsOf(asOf) {
+  shownAsOf = asOf;
+  const element = $("as-of");
+  element.dataset.asOf = asOf || "";
+  element.title = asOf || "";
+  element.textContent = asOf ? "Data as of " + new Date(asOf).toLocaleString() : "No hires stored yet";
+}
+
+// Loads `year`; a quiet load keeps what is shown until the answer is in.
+async function load(year, quiet) {
+  const request = ++requested;
+  if (!quiet) setLoading(true);
   let answer;
   try {
     const response = await fetch("/graphql", {
@@ -72,9 +94,10 @@ async function load(year) {
     });
     answer = await response.json();
   } catch (error) {
-    showError("the server did not answer (" + error.message + ")");
+    if (request === requested) showError("the server did not answer (" + error.message + ")");
     return;
   }
+  if (request !== requested) return;
   if (answer.errors && answer.errors.length) {
     const first = answer.errors[0];
     showError(first.message + (first.extensions && first.extensions.code ? " [" + first.extensions.code + "]" : ""));
@@ -82,6 +105,7 @@ async function load(year) {
   }
   const data = answer.data;
   setLoading(false);
+  showAsOf(data.reportsAsOf);
   showChart($("quarter-chart"), data.quarterChart.dataUrl, "Hires per department by quarter, " + year);
   showChart($("mean-chart"), data.meanChart.dataUrl, "Departments above the mean, " + year);
   fillTable($("quarter-table"), data.hiresByQuarter,
@@ -91,6 +115,47 @@ async function load(year) {
   $("mean").textContent = "Mean hires per department in " + year + ": " + report.mean.toFixed(1);
   fillTable($("mean-table"), report.departments, [["id", true], ["department"], ["hired", true]],
     "No department above the mean in " + year + ".");
+}
+
+// Loads the chosen year again, quietly; changes during a refresh cause one more.
+function refresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = load(Number($("year").value), true).finally(() => {
+    refreshing = null;
+    if (refreshAgain) {
+      refreshAgain = false;
+      refresh();
+    }
+  });
+}
+
+// The first event is the current state: it only matters when it differs from
+// what is shown. After that (and after a reconnect) a new version means new data.
+function followChanges() {
+  let version = null;
+  const client = GraphQLWs.createClient({
+    url: GraphQLWs.sameOriginUrl("/graphql"),
+    onStatus: (status) => {
+      $("live").dataset.status = status;
+      $("live").textContent = { live: "· live", connecting: "", retrying: "· reconnecting…", refused: "· live updates refused" }[status] || "";
+    },
+  });
+  client.subscribe({ query: DATA_CHANGED }, {
+    next: (result) => {
+      const change = result.data && result.data.dataChanged;
+      if (!change) return;
+      const changed = version === null ? shownAsOf !== undefined && change.asOf !== shownAsOf : change.version !== version;
+      version = change.version;
+      if (changed) refresh();
+    },
+    error: (errors) => {
+      $("live").dataset.status = "error";
+      $("live").textContent = "· live updates stopped: " + ((errors && errors[0] && errors[0].message) || "error");
+    },
+  });
 }
 
 function init() {
@@ -108,6 +173,7 @@ function init() {
     load(year);
   });
   load(chosen);
+  followChanges();
 }
 
 init();

@@ -5,12 +5,16 @@ use std::{sync::Arc, time::Duration};
 use super::{
     Failure,
     progress::{Watched, shows_bar, watch},
+    recorded,
 };
 use crate::{
     config::{BackupArgs, BackupsArgs, ProgressMode, RestoreArgs, StorageArgs, VerifyArgs},
     db::{self, PoolSettings},
     error::AppError,
-    service::backup::{self, Backups, Manifest, Progress, Storage},
+    service::{
+        backup::{self, Backups, Manifest, Progress, Storage},
+        operations::{Job, Output},
+    },
 };
 
 /// The backup store the flags describe.
@@ -121,11 +125,18 @@ pub async fn backup(database_url: &str, args: BackupArgs) -> Result<(), Failure>
     let db = db::connect(database_url, PoolSettings::default()).await?;
     db::migrate(&db).await?;
     let progress = Arc::new(Progress::default());
-    let manifest = with_progress(
-        args.progress,
+    let job = Job::backup(
+        db.clone(),
+        backups.clone(),
+        args.tables,
         Arc::clone(&progress),
-        backup::backup(&db, &backups, args.tables, Arc::clone(&progress)),
-    )
+    );
+    let manifest = with_progress(args.progress, progress, async {
+        match recorded::run(&db, job).await? {
+            Output::Backup(manifest) => Ok(manifest),
+            other => Err(recorded::unexpected(other)),
+        }
+    })
     .await?;
     if args.json {
         print_json(&manifest);
@@ -161,15 +172,34 @@ pub async fn list(args: BackupsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Runs `job` recorded in the operations log when the database is reachable
+/// and migrated; otherwise unrecorded, since a verification needs only the
+/// backup storage.
+async fn run_maybe_recorded(database_url: &str, job: Job) -> Result<Output, AppError> {
+    let settings = PoolSettings {
+        max_connections: 2,
+        ..PoolSettings::default()
+    };
+    match db::connect_existing(database_url, settings).await {
+        Some(db) => recorded::run(&db, job).await,
+        None => {
+            tracing::info!("no migrated database reachable: the verification is not recorded");
+            job.run_unrecorded().await
+        }
+    }
+}
+
 /// `hiring-analytics verify ID`.
-pub async fn verify(args: VerifyArgs) -> Result<(), Failure> {
+pub async fn verify(database_url: &str, args: VerifyArgs) -> Result<(), Failure> {
     let backups = backups_from(&args.storage).await?;
     let progress = Arc::new(Progress::default());
-    let verification = with_progress(
-        args.progress,
-        Arc::clone(&progress),
-        backup::verify(&backups.storage, &args.id, Arc::clone(&progress)),
-    )
+    let job = Job::verify(backups.storage.clone(), args.id, Arc::clone(&progress));
+    let verification = with_progress(args.progress, progress, async {
+        match run_maybe_recorded(database_url, job).await? {
+            Output::Verification(verification) => Ok(verification),
+            other => Err(recorded::unexpected(other)),
+        }
+    })
     .await?;
     if args.json {
         print_json(&verification);
@@ -190,18 +220,19 @@ pub async fn restore(database_url: &str, args: RestoreArgs) -> Result<(), Failur
     let db = db::connect(database_url, PoolSettings::default()).await?;
     db::migrate(&db).await?;
     let progress = Arc::new(Progress::default());
-    let report = with_progress(
-        args.progress,
+    let what = (args.id, args.tables, args.dry_run);
+    let job = Job::restore(
+        db.clone(),
+        backups.storage.clone(),
+        what,
         Arc::clone(&progress),
-        backup::restore(
-            &db,
-            &backups.storage,
-            &args.id,
-            args.tables,
-            args.dry_run,
-            Arc::clone(&progress),
-        ),
-    )
+    );
+    let report = with_progress(args.progress, progress, async {
+        match recorded::run(&db, job).await? {
+            Output::Restore(report) => Ok(report),
+            other => Err(recorded::unexpected(other)),
+        }
+    })
     .await?;
     if args.json {
         print_json(&report);

@@ -18,7 +18,10 @@ use crate::{
     db::{self, PoolSettings},
     error::ErrorClass,
     rules::Table,
-    service::import::{self, ImportProgress, TableSummary},
+    service::{
+        import::{ImportProgress, TableSummary},
+        operations::{Job, Output},
+    },
 };
 
 /// Exit code for a missing or unreadable input file.
@@ -60,12 +63,11 @@ fn input_files(args: &ImportArgs) -> Result<Vec<(Table, PathBuf, File)>, Failure
         .collect()
 }
 
-fn source_label(path: &Path) -> String {
-    let name = path
-        .file_name()
+/// The file's name, as the rejected-row log's source names it (`csv:<name>`).
+fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    format!("csv:{name}")
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Imports the chosen files and prints a summary per table.
@@ -113,19 +115,26 @@ async fn load(
     file: File,
     progress: Arc<ImportProgress>,
 ) -> Result<TableSummary, Failure> {
-    import::import_csv(db, table, &source_label(path), Box::new(file), progress)
+    let size = file.metadata().ok().map(|m| m.len());
+    let what = (table, file_name(path), size);
+    let job = Job::import(db.clone(), what, Box::new(file), progress);
+    let outcome = super::recorded::run(db, job)
         .await
-        .map_err(|err| {
-            err.log();
-            Failure {
-                exit_code: err.exit_code(),
-                error: anyhow::anyhow!(
-                    "importing {} into {table} failed: {}",
-                    path.display(),
-                    err.detail()
-                ),
-            }
-        })
+        .and_then(|output| match output {
+            Output::Import(summary) => Ok(summary),
+            other => Err(super::recorded::unexpected(other)),
+        });
+    outcome.map_err(|err| {
+        err.log();
+        Failure {
+            exit_code: err.exit_code(),
+            error: anyhow::anyhow!(
+                "importing {} into {table} failed: {}",
+                path.display(),
+                err.detail()
+            ),
+        }
+    })
 }
 
 /// One table's import, as the progress display sees it.

@@ -7,6 +7,7 @@ mod healthcheck;
 mod import;
 mod migrate;
 mod progress;
+mod recorded;
 mod schema;
 mod serve;
 
@@ -31,7 +32,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         // Boxed: their futures are deep (S3 client, Avro), and would be inlined into main's.
         Command::Backup(args) => Box::pin(backup::backup(database_url, args)).await,
         Command::Backups(args) => Box::pin(backup::list(args)).await,
-        Command::Verify(args) => Box::pin(backup::verify(args)).await,
+        Command::Verify(args) => Box::pin(backup::verify(database_url, args)).await,
         Command::Restore(args) => Box::pin(backup::restore(database_url, args)).await,
     };
     match result {

@@ -131,6 +131,17 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("applying database migrations failed")
 }
 
+/// A pool on an existing, migrated database, or `None` (a SQLite file is
+/// never created here).
+pub async fn connect_existing(url: &str, settings: PoolSettings) -> Option<DatabaseConnection> {
+    let url = url.replace("mode=rwc", "mode=rw");
+    let db = connect(&url, settings).await.ok()?;
+    let migrated = Migrator::get_pending_migrations(&db)
+        .await
+        .is_ok_and(|pending| pending.is_empty());
+    migrated.then_some(db)
+}
+
 /// Starts a transaction that will write.
 ///
 /// On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a deferred

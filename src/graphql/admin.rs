@@ -8,14 +8,14 @@ use async_graphql::{
 };
 use entity::rejected_row;
 
-use super::{db, scalars::DateTime};
+use super::{db, id_page, jobs, scalars::DateTime};
 use crate::{
     auth::AdminAccess,
     error::AppError,
-    metrics::Outcome,
     rules::Table,
     service::{
-        import::{self, ImportProgress, TableSummary},
+        import::{ImportProgress, TableSummary},
+        operations::{Job, Output},
         rejected,
     },
 };
@@ -77,24 +77,9 @@ impl AdminQuery {
             String,
         >,
     ) -> Result<Connection<String, RejectedRowLogEntry>> {
-        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&first) {
-            return Err(AppError::bad_input(
-                "PAGE_SIZE",
-                format!("first must be from 1 to {MAX_PAGE_SIZE}, got {first}"),
-            )
-            .into());
-        }
-        let before_id = after
-            .map(|cursor| {
-                cursor.parse::<i64>().map_err(|_| {
-                    AppError::bad_input("INVALID_CURSOR", format!("{cursor:?} is not a cursor"))
-                })
-            })
-            .transpose()?;
+        let (first, before_id) = id_page(first, after, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let page =
-            rejected::list_rejected_rows(db(ctx), source.as_deref(), before_id, first as u64)
-                .await?;
+            rejected::list_rejected_rows(db(ctx), source.as_deref(), before_id, first).await?;
         let mut connection = Connection::new(before_id.is_some(), page.has_more);
         connection.edges.extend(
             page.rows
@@ -148,6 +133,25 @@ impl From<TableSummary> for ImportSummary {
     }
 }
 
+/// The job of an import of the uploaded `file` into `table`.
+pub(super) fn import_job(ctx: &Context<'_>, table: Table, file: Upload) -> Result<Job, AppError> {
+    let upload = file.value(ctx).map_err(|err| {
+        AppError::bad_input(
+            "UNREADABLE_INPUT",
+            format!("the upload cannot be read: {err}"),
+        )
+    })?;
+    let size = upload.size().ok();
+    let what = (table, upload.filename, size);
+    let input = Box::new(upload.content);
+    Ok(Job::import(
+        db(ctx).clone(),
+        what,
+        input,
+        Arc::new(ImportProgress::default()),
+    ))
+}
+
 /// Mutations for operators; each needs the admin token.
 #[derive(Default)]
 pub struct AdminMutation;
@@ -156,6 +160,7 @@ pub struct AdminMutation;
 impl AdminMutation {
     /// Loads a headerless CSV file into one table, in one transaction, with the same rules
     /// and summary as `hiring-analytics import` (send it as a GraphQL multipart upload).
+    /// Recorded in the operations log like `startImportCsv`, but answers when done.
     #[graphql(guard = "AdminAccess")]
     async fn import_csv(
         &self,
@@ -163,28 +168,11 @@ impl AdminMutation {
         table: Table,
         file: Upload,
     ) -> Result<ImportSummary> {
-        let upload = file.value(ctx).map_err(|err| {
-            AppError::bad_input(
-                "UNREADABLE_INPUT",
-                format!("the upload cannot be read: {err}"),
-            )
-        })?;
-        let source = format!("csv:{}", upload.filename);
-        let started = std::time::Instant::now();
-        let summary = import::import_csv(
-            db(ctx),
-            table,
-            &source,
-            Box::new(upload.content),
-            Arc::new(ImportProgress::default()),
-        )
-        .await;
-        let metrics = &ctx.data_unchecked::<crate::state::AppState>().metrics;
-        metrics.operation("import", Outcome::of(&summary), started.elapsed());
-        let summary = summary?;
-        for (code, rows) in &summary.rejected_by_reason {
-            metrics.rejected(code, *rows);
+        match jobs::run_to_end(ctx, import_job(ctx, table, file)?).await? {
+            Output::Import(summary) => Ok(summary.into()),
+            other => {
+                Err(AppError::Internal(anyhow::anyhow!("an import produced {other:?}")).into())
+            }
         }
-        Ok(summary.into())
     }
 }

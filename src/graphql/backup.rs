@@ -4,14 +4,16 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
-use super::{db, scalars::DateTime};
+use super::{db, jobs, scalars::DateTime};
 use crate::{
     AppState,
     auth::AdminAccess,
     error::AppError,
-    metrics::Outcome,
     rules::Table,
-    service::backup::{self, Manifest, Progress},
+    service::{
+        backup::{self, Manifest, Progress},
+        operations::{Job, Output},
+    },
 };
 
 /// One table of a backup set.
@@ -57,7 +59,7 @@ pub struct BackupSet {
 }
 
 impl BackupSet {
-    fn new(manifest: Manifest, ctx: &Context<'_>) -> Self {
+    pub(super) fn new(manifest: Manifest, ctx: &Context<'_>) -> Self {
         let storage = &ctx.data_unchecked::<AppState>().backups.storage;
         Self {
             location: storage.object_location(&manifest.id, ""),
@@ -116,26 +118,6 @@ pub struct RestoreReport {
     pub tables: Vec<RestoredTable>,
 }
 
-/// Runs `work` in its own task, so it is not cut off when the request is
-/// dropped, and counts and times it in the metrics as `kind`.
-async fn run_to_completion<T: Send + 'static>(
-    ctx: &Context<'_>,
-    kind: &'static str,
-    work: impl Future<Output = Result<T, AppError>> + Send + 'static,
-) -> Result<T, AppError> {
-    let started = std::time::Instant::now();
-    let result = tokio::spawn(work)
-        .await
-        .map_err(|err| AppError::Internal(anyhow::anyhow!("the backup task failed: {err}")))
-        .and_then(|result| result);
-    ctx.data_unchecked::<AppState>().metrics.operation(
-        kind,
-        Outcome::of(&result),
-        started.elapsed(),
-    );
-    result
-}
-
 fn backups<'a>(ctx: &'a Context<'_>) -> &'a backup::Backups {
     &ctx.data_unchecked::<AppState>().backups
 }
@@ -157,7 +139,73 @@ impl BackupQuery {
     }
 }
 
-/// Backup and restore mutations; each needs the admin token.
+impl BackupVerification {
+    pub(super) fn new(verification: backup::Verification, ctx: &Context<'_>) -> Self {
+        Self {
+            rows_checked: verification.rows_checked,
+            backup: BackupSet::new(verification.manifest, ctx),
+        }
+    }
+}
+
+impl From<backup::RestoreReport> for RestoreReport {
+    fn from(report: backup::RestoreReport) -> Self {
+        Self {
+            backup_id: ID(report.backup_id),
+            dry_run: report.dry_run,
+            tables: report
+                .tables
+                .into_iter()
+                .map(|t| RestoredTable {
+                    table: t.table,
+                    rows_before: t.rows_before,
+                    rows_restored: t.rows_restored,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The job of a backup of `tables`.
+pub(super) fn backup_job(ctx: &Context<'_>, tables: Option<Vec<Table>>) -> Job {
+    let backups = backups(ctx).clone();
+    Job::backup(
+        db(ctx).clone(),
+        backups,
+        tables,
+        Arc::new(Progress::default()),
+    )
+}
+
+/// The job of a verification of set `id`.
+pub(super) fn verify_job(ctx: &Context<'_>, id: ID) -> Job {
+    let storage = backups(ctx).storage.clone();
+    Job::verify(storage, id.0, Arc::new(Progress::default()))
+}
+
+/// The job of a restore from set `backup_id`.
+pub(super) fn restore_job(
+    ctx: &Context<'_>,
+    backup_id: ID,
+    tables: Option<Vec<Table>>,
+    dry_run: bool,
+) -> Job {
+    let storage = backups(ctx).storage.clone();
+    let what = (backup_id.0, tables, dry_run);
+    Job::restore(
+        db(ctx).clone(),
+        storage,
+        what,
+        Arc::new(Progress::default()),
+    )
+}
+
+fn unexpected(output: Output) -> AppError {
+    AppError::Internal(anyhow::anyhow!("an operation produced {output:?}"))
+}
+
+/// Backup and restore mutations; each needs the admin token. Each is recorded
+/// in the operations log, like the `start…` mutations, but answers when done.
 #[derive(Default)]
 pub struct BackupMutation;
 
@@ -167,13 +215,10 @@ impl BackupMutation {
     /// snapshot into a new set. Fails with `BUSY` while another backup or restore runs.
     #[graphql(guard = "AdminAccess")]
     async fn backup(&self, ctx: &Context<'_>, tables: Option<Vec<Table>>) -> Result<BackupSet> {
-        let (db, backups) = (db(ctx).clone(), backups(ctx).clone());
-        // In a task of its own, so it finishes even when the client goes away.
-        let manifest = run_to_completion(ctx, "backup", async move {
-            backup::backup(&db, &backups, tables, Arc::new(Progress::default())).await
-        })
-        .await?;
-        Ok(BackupSet::new(manifest, ctx))
+        match jobs::run_to_end(ctx, backup_job(ctx, tables)).await? {
+            Output::Backup(manifest) => Ok(BackupSet::new(manifest, ctx)),
+            other => Err(unexpected(other).into()),
+        }
     }
 
     /// Re-reads every object of a set and checks its size, SHA-256, schema and every row.
@@ -181,15 +226,10 @@ impl BackupMutation {
     /// `CORRUPT_BACKUP` or `INVALID_BACKUP_DATA` when it is not intact.
     #[graphql(guard = "AdminAccess")]
     async fn verify_backup(&self, ctx: &Context<'_>, id: ID) -> Result<BackupVerification> {
-        let storage = backups(ctx).storage.clone();
-        let verification = run_to_completion(ctx, "verify", async move {
-            backup::verify(&storage, &id, Arc::new(Progress::default())).await
-        })
-        .await?;
-        Ok(BackupVerification {
-            rows_checked: verification.rows_checked,
-            backup: BackupSet::new(verification.manifest, ctx),
-        })
+        match jobs::run_to_end(ctx, verify_job(ctx, id)).await? {
+            Output::Verification(verification) => Ok(BackupVerification::new(verification, ctx)),
+            other => Err(unexpected(other).into()),
+        }
     }
 
     /// Replaces tables (every table of the set when `tables` is left out) with the set's
@@ -203,32 +243,10 @@ impl BackupMutation {
         tables: Option<Vec<Table>>,
         #[graphql(default = false)] dry_run: bool,
     ) -> Result<RestoreReport> {
-        let (db, backups) = (db(ctx).clone(), backups(ctx).clone());
-        // In a task of its own, so its outcome does not depend on the client staying.
-        let report = run_to_completion(ctx, "restore", async move {
-            backup::restore(
-                &db,
-                &backups.storage,
-                &backup_id,
-                tables,
-                dry_run,
-                Arc::new(Progress::default()),
-            )
-            .await
-        })
-        .await?;
-        Ok(RestoreReport {
-            backup_id: ID(report.backup_id),
-            dry_run: report.dry_run,
-            tables: report
-                .tables
-                .into_iter()
-                .map(|t| RestoredTable {
-                    table: t.table,
-                    rows_before: t.rows_before,
-                    rows_restored: t.rows_restored,
-                })
-                .collect(),
-        })
+        let job = restore_job(ctx, backup_id, tables, dry_run);
+        match jobs::run_to_end(ctx, job).await? {
+            Output::Restore(report) => Ok(report.into()),
+            other => Err(unexpected(other).into()),
+        }
     }
 }

@@ -427,11 +427,20 @@ fn input_field_name(column: &str) -> &str {
     }
 }
 
-/// Counts the refused rows in the metrics, then turns the report into its GraphQL shape.
-fn reported(ctx: &Context<'_>, report: ingest::InsertReport) -> InsertReport {
-    let metrics = &ctx.data_unchecked::<crate::state::AppState>().metrics;
+/// Announces the change to subscribers when rows were stored (the batch is
+/// committed by now), counts the refused rows in the metrics, then turns the
+/// report into its GraphQL shape.
+async fn reported(
+    ctx: &Context<'_>,
+    table: crate::rules::Table,
+    report: ingest::InsertReport,
+) -> InsertReport {
+    let state = ctx.data_unchecked::<crate::state::AppState>();
+    if report.inserted > 0 {
+        state.changes.announce(&[table]).await;
+    }
     for row in &report.rejected {
-        metrics.rejected(row.code, 1);
+        state.metrics.rejected(row.code, 1);
     }
     report.into()
 }
@@ -503,7 +512,7 @@ impl InsertMutation {
             &records,
         )
         .await?;
-        Ok(reported(ctx, report))
+        Ok(reported(ctx, crate::rules::Table::Departments, report).await)
     }
 
     /// Inserts 1 to 1000 jobs, with the same rules as `insertDepartments`.
@@ -517,7 +526,7 @@ impl InsertMutation {
             &records,
         )
         .await?;
-        Ok(reported(ctx, report))
+        Ok(reported(ctx, crate::rules::Table::Jobs, report).await)
     }
 
     /// Inserts 1 to 1000 hires. Their department and job must exist. Valid rows
@@ -539,6 +548,6 @@ impl InsertMutation {
         })?;
         let report =
             ingest::insert_hire_batch(db(ctx), "graphql:insertHiredEmployees", &records).await?;
-        Ok(reported(ctx, report))
+        Ok(reported(ctx, crate::rules::Table::HiredEmployees, report).await)
     }
 }

@@ -10,7 +10,10 @@ mod backup;
 mod dimensions;
 pub mod error_codes;
 mod hires;
+mod jobs;
+mod live;
 mod observe;
+mod operations;
 mod prefetch;
 pub mod query_limits;
 mod reports;
@@ -39,6 +42,32 @@ fn check_filter_ids(argument: &str, ids: Option<&[i32]>) -> Result<(), AppError>
         )),
         _ => Ok(()),
     }
+}
+
+/// A page of a log listed newest first by id: its size (`first`, `default`
+/// when omitted, 1 to `max`) and the id its entries come before (`after`, the
+/// cursor of the previous page's last entry).
+fn id_page(
+    first: Option<i32>,
+    after: Option<String>,
+    default: i32,
+    max: i32,
+) -> Result<(u64, Option<i64>), AppError> {
+    let first = first.unwrap_or(default);
+    if !(1..=max).contains(&first) {
+        return Err(AppError::bad_input(
+            "PAGE_SIZE",
+            format!("first must be from 1 to {max}, got {first}"),
+        ));
+    }
+    let before_id = after
+        .map(|cursor| {
+            cursor.parse::<i64>().map_err(|_| {
+                AppError::bad_input("INVALID_CURSOR", format!("{cursor:?} is not a cursor"))
+            })
+        })
+        .transpose()?;
+    Ok((first as u64, before_id))
 }
 
 /// The primary database: writes and admin operations.

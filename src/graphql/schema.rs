@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
-use super::{admin, backup, dimensions, error_codes::ErrorCodes, hires, observe, reports};
+use super::{
+    admin, backup, dimensions, error_codes::ErrorCodes, hires, live::SubscriptionRoot, observe,
+    operations, reports,
+};
 use crate::state::AppState;
 
 /// Every query field.
@@ -16,6 +19,7 @@ pub struct QueryRoot(
     reports::ReportsQuery,
     admin::AdminQuery,
     backup::BackupQuery,
+    operations::OperationsQuery,
 );
 
 /// Every mutation field.
@@ -24,17 +28,18 @@ pub struct MutationRoot(
     hires::InsertMutation,
     admin::AdminMutation,
     backup::BackupMutation,
+    operations::OperationsMutation,
 );
 
 /// The executable schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with the state and limits it needs.
 pub fn build_schema(state: &AppState) -> AppSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .data(state.clone())
     .data(Arc::clone(&state.policy))
@@ -51,7 +56,7 @@ pub fn sdl() -> String {
     let schema = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .finish();
     schema.sdl()

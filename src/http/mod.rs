@@ -9,6 +9,8 @@ mod error;
 mod graphql;
 mod graphql_request;
 mod health;
+pub mod live;
+pub mod live_limits;
 mod negotiate;
 mod pages;
 pub mod persisted;
@@ -74,9 +76,11 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route(
             "/graphql",
-            get(graphql::graphql_get).post(graphql::graphql_post),
+            get(live::graphql_get_or_subscribe).post(graphql::graphql_post),
         )
         .route("/", get(pages::dashboard))
+        .route("/admin", get(pages::admin_console))
+        .route("/assets/admin/{file}", get(pages::admin_asset))
         .route("/assets/dashboard/{file}", get(pages::dashboard_asset))
         .route(
             "/assets/graphiql/{version}/{file}",

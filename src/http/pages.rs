@@ -1,6 +1,7 @@
-//! The web pages: the dashboard at `/` and the GraphiQL playground, both served
-//! from files embedded in the binary so that they work without internet access
-//! (air-gapped networks). The playground can load from a CDN instead.
+//! The web pages: the dashboard at `/`, the admin console at `/admin` and the
+//! GraphiQL playground, all served from files embedded in the binary so that
+//! they work without internet access (air-gapped networks). The playground can
+//! load from a CDN instead.
 
 use std::{io::Write, sync::OnceLock};
 
@@ -157,18 +158,65 @@ const DASHBOARD_ASSETS: [Asset; 2] = [
 ];
 
 /// GET /: the dashboard, a year selector with both charts and both reports,
-/// fetched from `/graphql` by plain JavaScript (no build step).
+/// fetched from `/graphql` by plain JavaScript (no build step), refreshed when
+/// the `dataChanged` subscription reports a change.
 pub async fn dashboard() -> Response {
-    let mut response = Html(DASHBOARD_HTML).into_response();
+    page(DASHBOARD_HTML)
+}
+
+/// GET /assets/dashboard/{file}: the dashboard's script and style sheet.
+pub async fn dashboard_asset(Path(name): Path<String>) -> Response {
+    small_asset(&DASHBOARD_ASSETS, &name)
+}
+
+const ADMIN_HTML: &str = include_str!("../../assets/admin/index.html");
+
+/// The admin console's scripts (the subscription client is shared with the
+/// dashboard) and style sheet.
+const ADMIN_ASSETS: [Asset; 3] = [
+    embedded!("admin", "admin.js", JAVASCRIPT),
+    embedded!("admin", "graphql-ws.js", JAVASCRIPT),
+    embedded!("admin", "admin.css", CSS),
+];
+
+/// Only this server's own files, no inline code, and no framing: the page
+/// starts restores, so no other site may overlay it.
+const ADMIN_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// GET /admin: the admin console, where an operator with the admin token runs
+/// backups, verifications and restores and watches their progress live.
+pub async fn admin_console() -> impl IntoResponse {
+    let mut response = page(ADMIN_HTML);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(ADMIN_CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// GET /assets/admin/{file}: the admin console's scripts and style sheet.
+pub async fn admin_asset(Path(name): Path<String>) -> Response {
+    small_asset(&ADMIN_ASSETS, &name)
+}
+
+/// An embedded HTML page, revalidated on every visit.
+fn page(html: &'static str) -> Response {
+    let mut response = Html(html).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
-/// GET /assets/dashboard/{file}: the dashboard's script and style sheet.
-pub async fn dashboard_asset(Path(name): Path<String>) -> Response {
-    let Some(asset) = DASHBOARD_ASSETS.iter().find(|a| a.name == name) else {
+/// The file `name` among a page's `assets`, revalidated on every use.
+fn small_asset(assets: &[Asset], name: &str) -> Response {
+    let Some(asset) = assets.iter().find(|a| a.name == name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut response = asset.bytes.into_response();

@@ -2,6 +2,7 @@
 //! GraphQL, the CLI and tests.
 
 pub mod backup;
+pub mod changes;
 pub mod charts;
 pub mod compactor;
 pub mod data_version;
@@ -9,6 +10,7 @@ pub mod hires_list;
 pub mod import;
 pub mod ingest;
 pub mod lookups;
+pub mod operations;
 pub mod rejected;
 pub mod reports;
 pub mod rollup;

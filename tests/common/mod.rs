@@ -9,16 +9,18 @@
 // Each test binary uses part of the harness, so the rest is unused there.
 #![allow(dead_code, unused_imports)]
 
+pub mod chromium;
 pub mod db;
 pub mod fixtures;
 pub mod http;
 pub mod rollup;
 pub mod server;
 
+pub use chromium::chromium;
 pub use db::{Backend, Start, TestDb, run};
 pub use fixtures::{
     count_rows, generated, import_dir, load_generated, rejected_rows, shared_data_dir,
 };
 pub use http::{TestResponse, first_error_code, post_graphql, seed_small, send};
 pub use rollup::{RollupCells, pending_deltas, quarterly_hires, raw_sql_aggregate, stored_rollup};
-pub use server::{Server, binary};
+pub use server::{Server, binary, graphql_at};

@@ -99,3 +99,15 @@ pub fn binary() -> Command {
     }
     command
 }
+
+/// POSTs a GraphQL query to the server at `address`, with `token` when given,
+/// and returns its JSON answer.
+pub async fn graphql_at(address: &str, token: Option<&str>, query: &str) -> serde_json::Value {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{address}/graphql"))
+        .json(&serde_json::json!({ "query": query }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}

@@ -75,7 +75,9 @@ async fn read_object(
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
     let read = async {
-        while let Some(chunk) = object.next_chunk().await? {
+        while let Some(chunk) = object.next_chunk().await?
+            && !progress.is_cancelled()
+        {
             hasher.update(&chunk);
             bytes += chunk.len() as u64;
             if let Some(spool) = spool.as_deref_mut() {
@@ -95,6 +97,7 @@ async fn read_object(
     let scan = scanner
         .await
         .map_err(|err| AppError::Internal(anyhow::anyhow!("the Avro reader failed: {err}")))?;
+    progress.check()?;
     read.map_err(storage_error)?;
     Ok(ReadObject {
         bytes,

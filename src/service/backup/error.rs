@@ -32,6 +32,8 @@ pub enum BackupError {
     BreaksReferences(String),
     /// The backup storage failed; the cause is logged.
     StorageUnavailable(anyhow::Error),
+    /// An operator cancelled it (`cancelOperation`).
+    Cancelled,
 }
 
 impl BackupError {
@@ -51,6 +53,7 @@ impl BackupError {
             BackupError::InvalidData(_) => "INVALID_BACKUP_DATA",
             BackupError::BreaksReferences(_) => "RESTORE_BREAKS_REFERENCES",
             BackupError::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
+            BackupError::Cancelled => "CANCELLED",
         }
     }
 
@@ -70,6 +73,7 @@ impl BackupError {
             | BackupError::InvalidData(_) => ErrorClass::InvalidData,
             BackupError::BreaksReferences(_) => ErrorClass::Refused,
             BackupError::StorageUnavailable(_) => ErrorClass::Unavailable,
+            BackupError::Cancelled => ErrorClass::Cancelled,
         }
     }
 }
@@ -80,6 +84,9 @@ impl From<BackupError> for AppError {
         let message = match err {
             BackupError::Busy => {
                 "another backup or restore is running; try again when it has finished".to_owned()
+            }
+            BackupError::Cancelled => {
+                "cancelled: a backup deletes its partial set, a restore rolls back".to_owned()
             }
             // Logged here, where it happens, so that a backup whose request has
             // gone still leaves a trace. The outermost message names the object

@@ -21,7 +21,7 @@ mod write;
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 pub use error::BackupError;
@@ -41,7 +41,7 @@ use self::{
 use crate::{error::AppError, rules::Table};
 
 /// What a verification checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     /// The set verified.
@@ -51,7 +51,7 @@ pub struct Verification {
 }
 
 /// What a restore did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreReport {
     /// The set restored from.
@@ -118,6 +118,7 @@ pub async fn verify(
     progress: Arc<Progress>,
 ) -> Result<Verification, AppError> {
     let manifest = manifest(storage, id).await?;
+    progress.set_total(manifest.tables.iter().map(|t| t.rows).sum());
     let mut scans = Vec::new();
     for entry in &manifest.tables {
         progress.start(entry.table, "verifying");
@@ -177,6 +178,9 @@ async fn restore_locked(
     progress: &Arc<Progress>,
 ) -> Result<RestoreReport, AppError> {
     let id = manifest.id.as_str();
+    // Each row is read and checked, then loaded.
+    let chosen = manifest.tables.iter().filter(|t| tables.contains(&t.table));
+    progress.set_total(2 * chosen.map(|t| t.rows).sum::<u64>());
     let mut items = Vec::new();
     for entry in manifest.tables.iter().filter(|t| tables.contains(&t.table)) {
         progress.start(entry.table, "verifying");

@@ -81,6 +81,24 @@ impl Snapshot {
         .map_err(sqlx_error)
     }
 
+    /// The rows of `tables`, as the snapshot sees them.
+    pub async fn count(&mut self, tables: &[Table]) -> Result<u64, AppError> {
+        let mut rows = 0i64;
+        for table in tables {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+            rows += match self {
+                Snapshot::Postgres(tx) => {
+                    sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut **tx).await
+                }
+                Snapshot::Sqlite(tx) => {
+                    sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut **tx).await
+                }
+            }
+            .map_err(sqlx_error)?;
+        }
+        Ok(rows.max(0) as u64)
+    }
+
     /// Sends every row of `table` to `feed`.
     pub async fn send(&mut self, table: Table, feed: mpsc::Sender<Feed>) -> Result<(), AppError> {
         let columns = table.columns();

@@ -30,6 +30,7 @@ pub(super) async fn write_set(
     let written = async {
         let migration = snapshot.migration().await?;
         let mut entries = Vec::new();
+        progress.set_total(snapshot.count(tables).await?);
         for table in tables {
             progress.start(*table, "writing");
             entries.push(write_table(&mut snapshot, storage, &id, *table, progress).await?);
@@ -96,6 +97,11 @@ async fn write_table(
     let mut upload = storage.create(id, &object).await.map_err(storage_error)?;
     let uploading = async {
         while let Some(chunk) = chunks.recv().await {
+            if progress.is_cancelled() {
+                // Closing the channel stops the encoder, which stops the read.
+                chunks.close();
+                break;
+            }
             upload.write(chunk).await?;
         }
         Ok::<_, anyhow::Error>(())
@@ -104,6 +110,10 @@ async fn write_table(
     let encoded = encoder
         .await
         .map_err(|err| AppError::Internal(anyhow::anyhow!("the Avro encoder failed: {err}")));
+    if let Err(cancelled) = progress.check() {
+        upload.abort().await;
+        return Err(cancelled);
+    }
     // The first cause wins: storage, then the database, then the encoder.
     let failure = match (uploaded, read, encoded) {
         (Err(err), _, _) => Some(storage_error(err)),

@@ -8,12 +8,12 @@ use std::{
     },
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{rules::Table, service::ingest::InsertReport};
 
 /// What an import did to one table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableSummary {
     /// The table loaded.
     pub table: Table,

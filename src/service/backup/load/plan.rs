@@ -27,7 +27,7 @@ pub struct Restoring {
 }
 
 /// What a restore did to one table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoredTable {
     /// The table.

@@ -181,6 +181,7 @@ async fn copy_table(
     copy.send(header).await.map_err(sqlx_error)?;
     let mut sent = 0u64;
     while let Some(chunk) = chunks.recv().await {
+        progress.check()?;
         sent += chunk.len() as u64;
         copy.send(chunk).await.map_err(sqlx_error)?;
     }

@@ -83,6 +83,7 @@ pub(super) async fn replace(
                 batch.len() >= SQLITE_BATCH_ROWS
             });
         while let Some(batch) = batches.recv().await {
+            progress.check()?;
             insert_sqlite(&txn, table, batch, progress).await?;
         }
         decoder.await.map_err(|err| {

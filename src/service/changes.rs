@@ -1,0 +1,248 @@
+//! Change events: one after each committed change to the data, to every
+//! subscriber of every instance.
+//!
+//! Whoever commits a change announces it, after the commit (a rolled-back
+//! write announces nothing). On PostgreSQL the announcement is a
+//! `NOTIFY`, so every instance (and a CLI run) reaches every instance: each
+//! instance with subscribers LISTENs. On SQLite, where one process serves
+//! the database, it goes straight to this process's subscribers.
+//!
+//! Announcements are coalesced: at most one event per interval, naming
+//! every table changed since the previous one. The event carries the data
+//! version read after the changes, from the primary, so the data is visible
+//! when the event arrives.
+
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sqlx::postgres::PgListener;
+use tokio::{
+    sync::{broadcast, mpsc},
+    time::Instant,
+};
+
+use super::data_version::{self, DataVersion};
+use crate::{error::AppError, rules::Table};
+
+/// The PostgreSQL notification channel.
+pub const CHANNEL: &str = "hiring_analytics_changes";
+
+/// The default shortest time between two events, in milliseconds.
+pub const DEFAULT_INTERVAL_MS: u64 = 250;
+
+/// One event: the data as of now, and what changed since the previous event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChange {
+    /// The data version after the changes.
+    pub version: DataVersion,
+    /// The tables changed since the previous event.
+    pub tables: Vec<Table>,
+}
+
+/// The change events of one server; cloning shares them.
+#[derive(Debug, Clone)]
+pub struct ChangeFeed {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: DatabaseConnection,
+    interval: Duration,
+    events: broadcast::Sender<DataChange>,
+    /// Set once the feed runs (on the first subscriber).
+    announcements: OnceLock<mpsc::UnboundedSender<Vec<Table>>>,
+    /// The listener and coalescer tasks, once started; the listener holds a
+    /// pool connection until it is stopped.
+    tasks: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Announces that `tables` changed, after the change was committed. On
+/// PostgreSQL every instance hears it; on SQLite only [`ChangeFeed::announce`]
+/// reaches subscribers, so this is for processes that serve none (the CLI).
+pub async fn notify(db: &impl ConnectionTrait, tables: &[Table]) -> Result<(), AppError> {
+    if db.get_database_backend() != DbBackend::Postgres || tables.is_empty() {
+        return Ok(());
+    }
+    let payload = tables
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(",");
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+fn parse_tables(payload: &str) -> Vec<Table> {
+    let tables: Vec<Table> = Table::ALL
+        .into_iter()
+        .filter(|t| payload.split(',').any(|name| name == t.name()))
+        .collect();
+    // An unreadable payload still means something changed.
+    if tables.is_empty() {
+        Table::ALL.to_vec()
+    } else {
+        tables
+    }
+}
+
+impl ChangeFeed {
+    /// A feed over `db` that sends at most one event per `interval`. It starts
+    /// listening when the first subscriber comes.
+    pub fn new(db: DatabaseConnection, interval: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                interval,
+                events: broadcast::channel(64).0,
+                announcements: OnceLock::new(),
+                tasks: tokio::sync::Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Announces that `tables` changed; call it after the commit.
+    pub async fn announce(&self, tables: &[Table]) {
+        let outcome = match self.inner.db.get_database_backend() {
+            DbBackend::Postgres => notify(&self.inner.db, tables).await,
+            _ => {
+                if let Some(sender) = self.inner.announcements.get() {
+                    let _ = sender.send(tables.to_vec());
+                }
+                Ok(())
+            }
+        };
+        if let Err(err) = outcome {
+            err.log();
+            tracing::warn!("announcing a change failed; subscribers see it with the next one");
+        }
+    }
+
+    /// The current state (every table named, since a new subscriber cannot
+    /// know what changed before), and the events from now on.
+    pub async fn subscribe(
+        &self,
+    ) -> Result<(DataChange, broadcast::Receiver<DataChange>), AppError> {
+        self.start().await?;
+        let events = self.inner.events.subscribe();
+        Ok((self.current().await?, events))
+    }
+
+    /// The data as of now, with every table named.
+    pub async fn current(&self) -> Result<DataChange, AppError> {
+        Ok(DataChange {
+            version: data_version::current(&self.inner.db).await?,
+            tables: Table::ALL.to_vec(),
+        })
+    }
+
+    /// Stops listening (giving its connection back to the pool): the server is stopping.
+    pub async fn stop(&self) {
+        for task in self.inner.tasks.lock().await.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Starts the coalescer and, on PostgreSQL, the listener, once.
+    async fn start(&self) -> Result<(), AppError> {
+        let mut tasks = self.inner.tasks.lock().await;
+        if self.inner.announcements.get().is_some() {
+            return Ok(());
+        }
+        let (sender, announcements) = mpsc::unbounded_channel();
+        if self.inner.db.get_database_backend() == DbBackend::Postgres {
+            let pool = self.inner.db.get_postgres_connection_pool();
+            let mut listener = PgListener::connect_with(pool)
+                .await
+                .map_err(crate::db::postgres::sqlx_error)?;
+            listener
+                .listen(CHANNEL)
+                .await
+                .map_err(crate::db::postgres::sqlx_error)?;
+            tasks.push(tokio::spawn(listen(listener, sender.clone())));
+        }
+        tasks.push(tokio::spawn(coalesce(
+            self.inner.db.clone(),
+            announcements,
+            self.inner.events.clone(),
+            self.inner.interval,
+        )));
+        let _ = self.inner.announcements.set(sender);
+        Ok(())
+    }
+}
+
+/// Hands every notification to the coalescer. After a lost connection
+/// (notifications may have been missed) it reports every table changed.
+async fn listen(mut listener: PgListener, announcements: mpsc::UnboundedSender<Vec<Table>>) {
+    loop {
+        let tables = match listener.try_recv().await {
+            Ok(Some(notification)) => parse_tables(notification.payload()),
+            Ok(None) => {
+                tracing::warn!("the change listener lost its connection; reconnecting");
+                Table::ALL.to_vec()
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the change listener failed; retrying in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if announcements.send(tables).is_err() {
+            return;
+        }
+    }
+}
+
+/// Turns announcements into events, at most one per `interval`.
+async fn coalesce(
+    db: DatabaseConnection,
+    mut announcements: mpsc::UnboundedReceiver<Vec<Table>>,
+    events: broadcast::Sender<DataChange>,
+    interval: Duration,
+) {
+    let mut last_sent: Option<Instant> = None;
+    while let Some(first) = announcements.recv().await {
+        let mut tables: BTreeSet<Table> = first.into_iter().collect();
+        if let Some(last) = last_sent {
+            let gathering = tokio::time::sleep_until(last + interval);
+            tokio::pin!(gathering);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut gathering => break,
+                    more = announcements.recv() => match more {
+                        Some(more) => tables.extend(more),
+                        None => return,
+                    },
+                }
+            }
+        }
+        while let Ok(more) = announcements.try_recv() {
+            tables.extend(more);
+        }
+        match data_version::current(&db).await {
+            Ok(version) => {
+                let _ = events.send(DataChange {
+                    version,
+                    tables: tables.into_iter().collect(),
+                });
+            }
+            Err(err) => {
+                err.log();
+                tracing::warn!("reading the data version for a change event failed");
+            }
+        }
+        last_sent = Some(Instant::now());
+    }
+}

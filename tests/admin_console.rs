@@ -1,0 +1,324 @@
+//! The admin console and the live dashboard in headless Chromium, against the
+//! built server on demo data, on SQLite and on PostgreSQL: a backup run from
+//! `/admin` to done with its progress shown live over the `operation`
+//! subscription, a dry-run restore of it, and a dashboard that refreshes by
+//! itself when a hire is stored (the `dataChanged` subscription).
+//!
+//! Without Chromium the tests are skipped with a notice; when `CI` is set they
+//! fail instead (`.ci/run` installs Debian's `chromium`).
+
+mod common;
+#[path = "common/devtools.rs"]
+mod devtools;
+
+use std::time::Duration;
+
+use common::{Server, TestDb};
+use devtools::{Browser, chromium};
+use serde_json::{Value, json};
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-console-test";
+
+/// Where the console keeps the token (in this tab's session storage).
+const TOKEN_KEY: &str = "hiring-analytics.admin-token";
+
+/// A server on `t` with the demo data, the admin token and a backup folder.
+fn serve_demo(t: &TestDb, backups: &std::path::Path) -> Server {
+    let backup_url = backups.display().to_string();
+    Server::start_with(
+        &t.url,
+        &[("ADMIN_TOKEN", ADMIN_TOKEN), ("BACKUP_URL", &backup_url)],
+        &["--demo"],
+    )
+}
+
+/// POSTs `query` to the server with the admin token; fails on any error.
+async fn admin_graphql(server: &Server, query: &str) -> Value {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("http://{}/graphql", server.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["errors"], Value::Null, "{query}: {answer}");
+    answer["data"].clone()
+}
+
+/// `n` as the pages show counts: with thousands separators (en-US).
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// JavaScript: the row of the newest operation of `kind` in the console.
+fn operation_row(kind: &str) -> String {
+    format!("document.querySelector('#operations tr[data-kind={kind}]')")
+}
+
+/// Opens `/admin`, is refused with a wrong token, and signs in by typing the right one.
+fn sign_in(browser: &mut Browser, base: &str) {
+    browser.navigate(&format!("{base}/admin"));
+    browser.wait_for(
+        "the sign-in form",
+        "!document.getElementById('sign-in').hidden",
+    );
+    browser.type_into("#token", "not-the-admin-token");
+    browser.click("#sign-in-button");
+    let refused = browser.wait_for(
+        "the wrong token to be refused",
+        "!document.getElementById('error').hidden && !document.getElementById('sign-in').hidden && \
+         document.getElementById('error').dataset.code",
+    );
+    assert!(
+        ["UNAUTHENTICATED", "FORBIDDEN"].contains(&refused.as_str().unwrap()),
+        "{refused}"
+    );
+    let forgotten = browser.evaluate(&format!("sessionStorage.getItem('{TOKEN_KEY}')"));
+    assert_eq!(forgotten, Value::Null, "a refused token is not kept");
+    browser.type_into("#token", ADMIN_TOKEN);
+    browser.click("#sign-in-button");
+    browser.wait_for(
+        "both lists to load",
+        "!document.getElementById('console').hidden && \
+         !document.getElementById('backups').innerText.includes('Loading…') && \
+         !document.getElementById('operations').innerText.includes('Loading…')",
+    );
+    let kept = browser.evaluate(&format!(
+        "({{ session: sessionStorage.getItem('{TOKEN_KEY}'), local: localStorage.length, \
+           url: location.href, field: document.getElementById('token').value }})"
+    ));
+    assert_eq!(kept["session"], ADMIN_TOKEN, "{kept}");
+    assert_eq!(kept["local"], 0, "{kept}");
+    assert_eq!(kept["url"], format!("{base}/admin"), "{kept}");
+    assert_eq!(kept["field"], "", "{kept}");
+}
+
+/// Starts a backup from the console and waits for its row to show it done;
+/// returns the backup set's id.
+fn run_backup(browser: &mut Browser) -> String {
+    browser.click("#start-backup");
+    let row = operation_row("BACKUP");
+    let succeeded = browser.wait_for(
+        "the backup's progress bar to reach done and its state SUCCEEDED",
+        &format!(
+            "(() => {{ const row = {row}; if (!row || row.dataset.state !== 'SUCCEEDED') return null; \
+               const bar = row.querySelector('progress'); \
+               return {{ max: bar.max, value: bar.value, label: row.querySelector('[data-field=progress]').innerText, \
+                        startedBy: row.querySelector('[data-field=started-by]').innerText, \
+                        finishedAt: row.querySelector('[data-field=finished-at] time')?.dateTime, \
+                        result: row.querySelector('[data-field=result]').innerText }}; }})()"
+        ),
+    );
+    assert!(succeeded["max"].as_f64().unwrap() > 0.0, "{succeeded}");
+    assert_eq!(succeeded["value"], succeeded["max"], "{succeeded}");
+    assert_eq!(succeeded["startedBy"], "admin-token", "{succeeded}");
+    assert!(succeeded["finishedAt"].is_string(), "{succeeded}");
+    let result = succeeded["result"].as_str().unwrap();
+    let id = result
+        .strip_prefix("backup set ")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("{succeeded}"))
+        .to_owned();
+    // The finished backup makes the list load again, with the new set in it.
+    browser.wait_for(
+        "the new set in the list of backup sets",
+        &format!("document.querySelector('#backups tr[data-backup-id=\"{id}\"]')"),
+    );
+    id
+}
+
+/// Opens the restore confirmation for set `id`, checks that it names every
+/// table with its rows in `set`, and cancels it.
+fn check_restore_confirmation(browser: &mut Browser, id: &str, set: &Value) {
+    browser.click(&format!(
+        "#backups tr[data-backup-id=\"{id}\"] [data-action=restore]"
+    ));
+    let text = browser.wait_for(
+        "the restore confirmation",
+        "document.getElementById('restore-dialog').open && \
+         document.getElementById('restore-dialog').innerText",
+    );
+    let text = text.as_str().unwrap();
+    assert!(text.contains(id), "{text}");
+    assert!(
+        text.contains("The current data in these tables will be replaced"),
+        "{text}"
+    );
+    for table in set["tables"].as_array().unwrap() {
+        let name = table["table"].as_str().unwrap().to_lowercase();
+        let rows = grouped(table["rows"].as_u64().unwrap());
+        let line = format!("{name}: everything in it now is replaced by the backup's {rows} rows");
+        assert!(text.contains(&line), "no `{line}` in:\n{text}");
+    }
+    browser.click("#restore-cancel");
+    browser.wait_for(
+        "the confirmation to close",
+        "!document.getElementById('restore-dialog').open",
+    );
+}
+
+/// Closes the browser (and with it every subscription), then stops the server,
+/// which must exit cleanly.
+fn stop(browser: Browser, mut server: Server) {
+    drop(browser);
+    let (status, logs) = server.terminate();
+    assert!(
+        status.success(),
+        "serve exited with {status}:\n{}",
+        logs.join("\n")
+    );
+}
+
+async fn the_admin_console_runs_a_backup_to_done_and_a_dry_run_restore(t: TestDb) {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let backups = tempfile::tempdir().unwrap();
+    let server = serve_demo(&t, backups.path());
+    let base = format!("http://{}", server.address);
+    let mut browser = Browser::launch(&chromium);
+
+    sign_in(&mut browser, &base);
+    let id = run_backup(&mut browser);
+    let sets = admin_graphql(&server, "{ backups { id tables { table rows } } }").await;
+    let set = sets["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("set {id} not in {sets}"))
+        .clone();
+
+    check_restore_confirmation(&mut browser, &id, &set);
+    let no_restore = browser.evaluate(&format!("{} === null", operation_row("RESTORE")));
+    assert_eq!(no_restore, json!(true), "cancelling started a restore");
+
+    browser.click(&format!(
+        "#backups tr[data-backup-id=\"{id}\"] [data-action=dry-run]"
+    ));
+    let row = operation_row("RESTORE");
+    let result = browser.wait_for(
+        "the dry run's result",
+        &format!(
+            "(() => {{ const row = {row}; return row && row.dataset.state === 'SUCCEEDED' && \
+               row.querySelector('[data-field=result]').innerText; }})()"
+        ),
+    );
+    let result = result.as_str().unwrap();
+    assert!(
+        result.starts_with(&format!("dry run of {id}, rolled back: ")),
+        "{result}"
+    );
+    for table in set["tables"].as_array().unwrap() {
+        let name = table["table"].as_str().unwrap().to_lowercase();
+        let rows = grouped(table["rows"].as_u64().unwrap());
+        // Nothing changed since the backup: as many rows before as restored.
+        let line = format!("{name} {rows} → {rows} rows");
+        assert!(result.contains(&line), "no `{line}` in: {result}");
+    }
+    let error = browser.evaluate("document.getElementById('error').hidden");
+    assert_eq!(error, json!(true), "an error is shown");
+
+    let listed = admin_graphql(
+        &server,
+        "{ operations(first: 5) { edges { node { kind state startedBy } } } }",
+    )
+    .await;
+    let kinds: Vec<_> = listed["operations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["node"]["kind"].clone(), e["node"]["state"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (json!("RESTORE"), json!("SUCCEEDED")),
+            (json!("BACKUP"), json!("SUCCEEDED"))
+        ],
+        "newest first: {listed}"
+    );
+    stop(browser, server);
+}
+
+/// JavaScript: what the dashboard shows, and how many times it asked for data.
+const DASHBOARD_STATE: &str = "({ asOf: document.getElementById('as-of').dataset.asOf, \
+    asOfText: document.getElementById('as-of').innerText, \
+    live: document.getElementById('live').dataset.status, \
+    loads: performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/graphql')).length, \
+    hires: [...document.querySelectorAll('#quarter-table tbody tr')] \
+      .reduce((sum, tr) => sum + Number(tr.cells[6] ? tr.cells[6].textContent : 0), 0), \
+    same: window.sameDocument === true })";
+
+async fn the_dashboard_refreshes_by_itself_when_a_hire_is_stored(t: TestDb) {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let backups = tempfile::tempdir().unwrap();
+    let server = serve_demo(&t, backups.path());
+    let base = format!("http://{}", server.address);
+    let mut browser = Browser::launch(&chromium);
+
+    browser.navigate(&format!("{base}/?year=2021"));
+    browser.wait_for(
+        "the reports and the live subscription",
+        "document.getElementById('as-of').dataset.asOf && \
+         document.getElementById('live').dataset.status === 'live'",
+    );
+    // The subscription's first event is the state already shown: no second load.
+    std::thread::sleep(Duration::from_secs(1));
+    browser.evaluate("window.sameDocument = true");
+    let before = browser.evaluate(DASHBOARD_STATE);
+    assert_eq!(before["loads"], 1, "{before}");
+    assert!(
+        before["asOfText"]
+            .as_str()
+            .unwrap()
+            .starts_with("Data as of "),
+        "{before}"
+    );
+    let hires = before["hires"].as_u64().unwrap();
+    assert!(hires > 0, "{before}");
+
+    let ids = admin_graphql(&server, "{ departments { id } jobs { id } }").await;
+    let insert = format!(
+        r#"mutation {{ insertHiredEmployees(rows: [{{id: 900001, name: "Live Update", hireDatetime: "2021-06-15T12:00:00Z", departmentId: {}, jobId: {}}}]) {{ inserted }} }}"#,
+        ids["departments"][0]["id"], ids["jobs"][0]["id"]
+    );
+    let inserted = admin_graphql(&server, &insert).await;
+    assert_eq!(
+        inserted["insertHiredEmployees"]["inserted"], 1,
+        "{inserted}"
+    );
+
+    let after = browser.wait_for(
+        "the dashboard to show the new hire without a reload",
+        &format!(
+            "(() => {{ const now = {DASHBOARD_STATE}; \
+               return now.asOf !== {} && now.hires === {} && now; }})()",
+            before["asOf"],
+            hires + 1
+        ),
+    );
+    assert_eq!(after["same"], true, "the page was reloaded: {after}");
+    assert_eq!(after["loads"], 2, "{after}");
+    let as_of = admin_graphql(&server, "{ reportsAsOf }").await;
+    assert_eq!(after["asOf"], as_of["reportsAsOf"], "{after}");
+    stop(browser, server);
+}
+
+db_tests!(
+    the_admin_console_runs_a_backup_to_done_and_a_dry_run_restore,
+    the_dashboard_refreshes_by_itself_when_a_hire_is_stored,
+);
