@@ -430,14 +430,14 @@ fn input_field_name(column: &str) -> &str {
 /// Announces the change to subscribers when rows were stored (the batch is
 /// committed by now), counts the refused rows in the metrics, then turns the
 /// report into its GraphQL shape.
-async fn reported(
+fn reported(
     ctx: &Context<'_>,
     table: crate::rules::Table,
     report: ingest::InsertReport,
 ) -> InsertReport {
     let state = ctx.data_unchecked::<crate::state::AppState>();
     if report.inserted > 0 {
-        state.changes.announce(&[table]).await;
+        state.changes.announce(&[table]);
     }
     for row in &report.rejected {
         state.metrics.rejected(row.code, 1);
@@ -512,7 +512,7 @@ impl InsertMutation {
             &records,
         )
         .await?;
-        Ok(reported(ctx, crate::rules::Table::Departments, report).await)
+        Ok(reported(ctx, crate::rules::Table::Departments, report))
     }
 
     /// Inserts 1 to 1000 jobs, with the same rules as `insertDepartments`.
@@ -526,7 +526,7 @@ impl InsertMutation {
             &records,
         )
         .await?;
-        Ok(reported(ctx, crate::rules::Table::Jobs, report).await)
+        Ok(reported(ctx, crate::rules::Table::Jobs, report))
     }
 
     /// Inserts 1 to 1000 hires. Their department and job must exist. Valid rows
@@ -548,6 +548,6 @@ impl InsertMutation {
         })?;
         let report =
             ingest::insert_hire_batch(db(ctx), "graphql:insertHiredEmployees", &records).await?;
-        Ok(reported(ctx, crate::rules::Table::HiredEmployees, report).await)
+        Ok(reported(ctx, crate::rules::Table::HiredEmployees, report))
     }
 }

@@ -57,7 +57,7 @@ async fn start_followed(
 async fn announce(state: &AppState, output: &Output) {
     let tables = output.changed_tables();
     if !tables.is_empty() {
-        state.changes.announce(&tables).await;
+        state.changes.announce(&tables);
     }
     if let Output::Import(summary) = output {
         for (code, rows) in &summary.rejected_by_reason {

@@ -56,6 +56,8 @@ struct Inner {
     events: broadcast::Sender<DataChange>,
     /// Set once the feed runs (on the first subscriber).
     announcements: OnceLock<mpsc::UnboundedSender<Vec<Table>>>,
+    /// On PostgreSQL, the queue of the task that sends this instance's NOTIFYs.
+    outbox: OnceLock<mpsc::UnboundedSender<Vec<Table>>>,
     /// The listener and coalescer tasks, once started; the listener holds a
     /// pool connection until it is stopped.
     tasks: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -105,25 +107,26 @@ impl ChangeFeed {
                 interval,
                 events: broadcast::channel(64).0,
                 announcements: OnceLock::new(),
+                outbox: OnceLock::new(),
                 tasks: tokio::sync::Mutex::new(Vec::new()),
             }),
         }
     }
 
-    /// Announces that `tables` changed; call it after the commit.
-    pub async fn announce(&self, tables: &[Table]) {
-        let outcome = match self.inner.db.get_database_backend() {
-            DbBackend::Postgres => notify(&self.inner.db, tables).await,
-            _ => {
-                if let Some(sender) = self.inner.announcements.get() {
-                    let _ = sender.send(tables.to_vec());
-                }
-                Ok(())
-            }
+    /// Announces that `tables` changed; call it after the commit. It does not
+    /// wait: on PostgreSQL one task sends the NOTIFYs, merging the
+    /// announcements that queue up while one is sent.
+    pub fn announce(&self, tables: &[Table]) {
+        let queue = match self.inner.db.get_database_backend() {
+            DbBackend::Postgres => Some(self.inner.outbox.get_or_init(|| {
+                let (sender, outbox) = mpsc::unbounded_channel();
+                tokio::spawn(send_notifications(self.inner.db.clone(), outbox));
+                sender
+            })),
+            _ => self.inner.announcements.get(),
         };
-        if let Err(err) = outcome {
-            err.log();
-            tracing::warn!("announcing a change failed; subscribers see it with the next one");
+        if let Some(queue) = queue {
+            let _ = queue.send(tables.to_vec());
         }
     }
 
@@ -179,6 +182,25 @@ impl ChangeFeed {
         )));
         let _ = self.inner.announcements.set(sender);
         Ok(())
+    }
+}
+
+/// Sends one NOTIFY per batch of announcements: the first at once, the ones
+/// that came while it was sent merged into the next.
+async fn send_notifications(
+    db: DatabaseConnection,
+    mut outbox: mpsc::UnboundedReceiver<Vec<Table>>,
+) {
+    while let Some(first) = outbox.recv().await {
+        let mut tables: BTreeSet<Table> = first.into_iter().collect();
+        while let Ok(more) = outbox.try_recv() {
+            tables.extend(more);
+        }
+        let tables: Vec<Table> = tables.into_iter().collect();
+        if let Err(err) = notify(&db, &tables).await {
+            err.log();
+            tracing::warn!("announcing a change failed; subscribers see it with the next one");
+        }
     }
 }
 
