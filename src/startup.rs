@@ -189,10 +189,11 @@ async fn app_state(
     state.response_cache = Arc::new(ResponseCache::new(args.response_cache_bytes));
     state.persisted = Arc::new(persisted_queries(args)?);
     state.backups = Arc::new(backups);
-    state.changes = ChangeFeed::new(
-        state.db.clone(),
-        Duration::from_millis(args.change_event_interval_ms),
-    );
+    let interval = Duration::from_millis(args.change_event_interval_ms);
+    state.changes = match &args.database_read_url {
+        Some(_) => ChangeFeed::with_replica(state.db.clone(), state.read_db.clone(), interval),
+        None => ChangeFeed::new(state.db.clone(), interval),
+    };
     state.live = Arc::new(LiveConnections::new(LiveLimits {
         max_subscriptions_per_connection: args.ws_max_subscriptions_per_connection as usize,
         max_connections_per_client: args.ws_max_connections_per_client,

@@ -15,7 +15,10 @@ use hiring_analytics::{
     AppSchema, AppState,
     auth::Caller,
     build_schema,
-    service::backup::{Backups, Storage},
+    service::{
+        backup::{Backups, Storage},
+        changes::ChangeFeed,
+    },
 };
 use serde_json::{Value, json};
 use ws::WsClient;
@@ -179,7 +182,32 @@ async fn a_reconnecting_client_gets_the_current_as_of_first(t: TestDb) {
     assert_eq!(first["asOf"], as_of["data"]["reportsAsOf"]);
 }
 
+/// With `DATABASE_READ_URL`, readers read the replica: an event waits until
+/// the replica shows the change (here the "replica" is a second database that
+/// the test brings up to date by hand, as replication would).
+async fn with_a_read_replica_an_event_waits_until_the_replica_shows_the_change(t: TestDb) {
+    let replica = TestDb::new(t.backend).await.unwrap();
+    let mut state = t.local_state();
+    state.read_db = replica.db.clone();
+    state.changes =
+        ChangeFeed::with_replica(t.db.clone(), replica.db.clone(), Duration::from_millis(50));
+    let schema = build_schema(&state);
+    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));
+    let first = next_event(&mut events).await;
+
+    admin(&schema, INSERT_DEPARTMENT).await;
+    no_event_for(&mut events, Duration::from_secs(1)).await;
+    let replicated = build_schema(&replica.local_state());
+    admin(&replicated, INSERT_DEPARTMENT).await;
+    let event = next_event(&mut events).await;
+    assert_eq!(tables(&event), ["DEPARTMENTS"]);
+    assert_ne!(event["version"], first["version"]);
+    let read = admin(&schema, "{ departments { id } }").await;
+    assert_eq!(read["departments"], json!([{ "id": 900 }]));
+}
+
 db_tests!(
+    with_a_read_replica_an_event_waits_until_the_replica_shows_the_change,
     the_first_event_is_the_current_state_and_an_insert_brings_the_next,
     a_csv_import_brings_an_event_naming_its_table,
     a_restore_brings_an_event_and_rolled_back_writes_bring_none,

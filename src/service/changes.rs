@@ -52,6 +52,8 @@ pub struct ChangeFeed {
 #[derive(Debug)]
 struct Inner {
     db: DatabaseConnection,
+    /// The read replica readers use, if any: an event waits until it shows the change.
+    replica: Option<DatabaseConnection>,
     interval: Duration,
     events: broadcast::Sender<DataChange>,
     /// Set once the feed runs (on the first subscriber).
@@ -104,6 +106,7 @@ impl ChangeFeed {
         Self {
             inner: Arc::new(Inner {
                 db,
+                replica: None,
                 interval,
                 events: broadcast::channel(64).0,
                 announcements: OnceLock::new(),
@@ -111,6 +114,21 @@ impl ChangeFeed {
                 tasks: tokio::sync::Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// A feed over `db` whose readers read from `replica`: each event waits
+    /// until the replica shows the changes it announces (at most
+    /// [`REPLICA_WAIT`]), and carries the replica's data version.
+    pub fn with_replica(
+        db: DatabaseConnection,
+        replica: DatabaseConnection,
+        interval: Duration,
+    ) -> Self {
+        let mut feed = Self::new(db, interval);
+        if let Some(inner) = Arc::get_mut(&mut feed.inner) {
+            inner.replica = Some(replica);
+        }
+        feed
     }
 
     /// Announces that `tables` changed; call it after the commit. It does not
@@ -140,10 +158,10 @@ impl ChangeFeed {
         Ok((self.current().await?, events))
     }
 
-    /// The data as of now, with every table named.
+    /// The data as of now, as readers see it, with every table named.
     pub async fn current(&self) -> Result<DataChange, AppError> {
         Ok(DataChange {
-            version: data_version::current(&self.inner.db).await?,
+            version: visible_version(&self.inner.db, self.inner.replica.as_ref()).await?,
             tables: Table::ALL.to_vec(),
         })
     }
@@ -175,7 +193,7 @@ impl ChangeFeed {
             tasks.push(tokio::spawn(listen(listener, sender.clone())));
         }
         tasks.push(tokio::spawn(coalesce(
-            self.inner.db.clone(),
+            (self.inner.db.clone(), self.inner.replica.clone()),
             announcements,
             self.inner.events.clone(),
             self.inner.interval,
@@ -226,9 +244,48 @@ async fn listen(mut listener: PgListener, announcements: mpsc::UnboundedSender<V
     }
 }
 
+/// How long an event waits for the read replica to show its changes.
+pub const REPLICA_WAIT: Duration = Duration::from_secs(10);
+
+/// True when `replica` shows at least the state `primary` names. A replica
+/// replays the primary's commits in order, and along that order `asOf` never
+/// goes back and, while it stays the same, the row counts only grow (only a
+/// restore removes rows, and it moves `asOf`).
+fn shows(replica: &DataVersion, primary: &DataVersion) -> bool {
+    replica.changed_at > primary.changed_at
+        || (replica.changed_at == primary.changed_at
+            && replica.hires >= primary.hires
+            && replica.departments >= primary.departments
+            && replica.jobs >= primary.jobs)
+}
+
+/// The data version readers see: the primary's, or, with a replica, the
+/// replica's once it shows the primary's (waiting up to [`REPLICA_WAIT`]).
+async fn visible_version(
+    db: &DatabaseConnection,
+    replica: Option<&DatabaseConnection>,
+) -> Result<DataVersion, AppError> {
+    let primary = data_version::current(db).await?;
+    let Some(replica) = replica else {
+        return Ok(primary);
+    };
+    let deadline = Instant::now() + REPLICA_WAIT;
+    loop {
+        let seen = data_version::current(replica).await?;
+        if shows(&seen, &primary) {
+            return Ok(seen);
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!("the read replica lags more than 10 s; announcing the change anyway");
+            return Ok(seen);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Turns announcements into events, at most one per `interval`.
 async fn coalesce(
-    db: DatabaseConnection,
+    (db, replica): (DatabaseConnection, Option<DatabaseConnection>),
     mut announcements: mpsc::UnboundedReceiver<Vec<Table>>,
     events: broadcast::Sender<DataChange>,
     interval: Duration,
@@ -253,7 +310,7 @@ async fn coalesce(
         while let Ok(more) = announcements.try_recv() {
             tables.extend(more);
         }
-        match data_version::current(&db).await {
+        match visible_version(&db, replica.as_ref()).await {
             Ok(version) => {
                 let _ = events.send(DataChange {
                     version,
