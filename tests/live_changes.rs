@@ -159,7 +159,7 @@ async fn a_restore_brings_an_event_and_rolled_back_writes_bring_none(t: TestDb) 
 
 async fn a_reconnecting_client_gets_the_current_as_of_first(t: TestDb) {
     load_generated(&t, generated(100, 7, 2021, 2021)).await;
-    let server = Server::start(&t.url, &[]);
+    let mut server = Server::start(&t.url, &[]);
     let mut client = WsClient::connect(&server.address, None).await.unwrap();
     client.subscribe(SUBSCRIBE).await;
     let before = client.next_data(WAIT).await["dataChanged"].clone();
@@ -180,6 +180,19 @@ async fn a_reconnecting_client_gets_the_current_as_of_first(t: TestDb) {
     assert_ne!(first["asOf"], before["asOf"]);
     let as_of = graphql_at(&server.address, None, "{ reportsAsOf }").await;
     assert_eq!(first["asOf"], as_of["data"]["reportsAsOf"]);
+
+    // A stopping server closes its subscriptions (going away) rather than
+    // waiting on them, and exits cleanly.
+    let (status, _) = server.terminate();
+    assert!(status.success(), "{status}");
+    // (The insert's own event may still come first: it is announced after its response.)
+    loop {
+        match again.next(WAIT).await {
+            Some(ws::Event::Closed(code, _)) => break assert_eq!(code, 1001),
+            Some(ws::Event::Next(..)) => continue,
+            other => panic!("expected the server to close the socket, got {other:?}"),
+        }
+    }
 }
 
 /// With `DATABASE_READ_URL`, readers read the replica: an event waits until
