@@ -170,6 +170,16 @@ impl AppError {
         }
     }
 
+    /// An operation stopped by `cancelOperation`; it left nothing behind.
+    pub fn cancelled() -> Self {
+        AppError::Service {
+            class: ErrorClass::Cancelled,
+            code: "CANCELLED",
+            message: "cancelled: an import or restore rolls back, a backup deletes its partial set"
+                .to_owned(),
+        }
+    }
+
     /// A bad-input error with a specific code.
     pub fn bad_input(code: &'static str, message: impl Into<String>) -> Self {
         AppError::BadInput {

@@ -29,7 +29,7 @@ use crate::{
         changes::ChangeFeed,
         compactor::Compactor,
         import::{self, ImportProgress},
-        operations::Sweeper,
+        operations::{self, Sweeper},
     },
     state::AppState,
 };
@@ -124,6 +124,10 @@ impl Application {
                 tracing::warn!(seconds = grace.as_secs(), "grace period over; exiting with requests still in flight");
             }
         }
+        // Operations get the grace period too; those still running are then cancelled
+        // (rolled back, partial sets deleted), since they could not record their end
+        // once the pools close.
+        operations::finish_or_cancel(&db, grace).await;
         self.compactor.stop().await;
         self.sweeper.stop().await;
         changes.stop().await;

@@ -352,3 +352,65 @@ async fn websocket_limits_refuse_bad_tokens_extra_subscriptions_and_connections_
 db_tests!(
     websocket_limits_refuse_bad_tokens_extra_subscriptions_and_connections_and_close_idle_ones,
 );
+
+/// Over WebSocket as over HTTP, `PERSISTED_QUERIES=only` runs only the
+/// registered documents.
+async fn trusted_documents_apply_to_subscriptions_too(t: TestDb) {
+    let documents = tempfile::tempdir().unwrap();
+    std::fs::write(documents.path().join("live.graphql"), SUBSCRIBE).unwrap();
+    let dir = documents.path().display().to_string();
+    let server = Server::start(
+        &t.url,
+        &[
+            ("PERSISTED_QUERIES", "only"),
+            ("PERSISTED_QUERIES_DIR", dir.as_str()),
+        ],
+    );
+    let mut client = WsClient::connect(&server.address, None).await.unwrap();
+    client.subscribe(SUBSCRIBE).await;
+    let first = client.next_data(WAIT).await;
+    assert!(first["dataChanged"]["version"].is_string(), "{first}");
+    client
+        .subscribe("subscription { dataChanged { version } }")
+        .await;
+    match client.next(WAIT).await {
+        Some(ws::Event::Next(_, payload)) => assert_eq!(
+            payload["errors"][0]["extensions"]["code"],
+            "PERSISTED_QUERY_NOT_IN_LIST"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+db_tests!(trusted_documents_apply_to_subscriptions_too);
+
+/// A CLI import reaches a running server's subscribers: by NOTIFY on
+/// PostgreSQL; on SQLite the server notices the file changed.
+async fn a_cli_import_reaches_a_running_servers_subscribers(t: TestDb) {
+    let server = Server::start(&t.url, &[]);
+    let mut client = WsClient::connect(&server.address, None).await.unwrap();
+    client.subscribe(SUBSCRIBE).await;
+    let first = client.next_data(WAIT).await["dataChanged"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("departments.csv");
+    std::fs::write(&csv, "1,Research\n2,Sales\n").unwrap();
+    let output = common::binary()
+        .args(["import", "--departments"])
+        .arg(&csv)
+        .env("DATABASE_URL", &t.url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let event = client.next_data(WAIT).await["dataChanged"].clone();
+    assert!(
+        tables(&event).contains(&"DEPARTMENTS".to_owned()),
+        "{event}"
+    );
+    assert_ne!(event["version"], first["version"]);
+}
+
+db_tests!(a_cli_import_reaches_a_running_servers_subscribers);

@@ -269,6 +269,24 @@ async fn operation_over_http(server: &Server, id: &str) -> Value {
     post(server, &query).await["data"]["operation"].clone()
 }
 
+/// Starts a backup on `server` and waits until it has written rows; its id.
+async fn start_backup_and_wait_for_progress(server: &Server) -> String {
+    let started = post(server, "mutation { startBackup { id } }").await;
+    let id = started["data"]["startBackup"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while operation_over_http(server, &id).await["progress"]["done"].as_u64() == Some(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backup never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    id
+}
+
 async fn killing_the_server_mid_backup_leaves_the_operation_failed_interrupted_after_restart(
     t: TestDb,
 ) {
@@ -277,19 +295,7 @@ async fn killing_the_server_mid_backup_leaves_the_operation_failed_interrupted_a
     let backup_url = dir.path().display().to_string();
     let env = [("ADMIN_TOKEN", ADMIN), ("BACKUP_URL", backup_url.as_str())];
     let mut server = Server::start(&t.url, &env);
-    let started = post(&server, "mutation { startBackup { id } }").await;
-    let id = started["data"]["startBackup"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while operation_over_http(&server, &id).await["progress"]["done"].as_u64() == Some(0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the backup never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let id = start_backup_and_wait_for_progress(&server).await;
     assert_eq!(operation_over_http(&server, &id).await["state"], "RUNNING");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
@@ -312,6 +318,26 @@ async fn killing_the_server_mid_backup_leaves_the_operation_failed_interrupted_a
         json!([]),
         "a partial set is listed"
     );
+}
+
+async fn a_stopping_server_cancels_the_operations_still_running_after_its_grace_period(t: TestDb) {
+    load_generated(&t, generated(500_000, 29, 2018, 2023)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let backup_url = dir.path().display().to_string();
+    let env = [
+        ("ADMIN_TOKEN", ADMIN),
+        ("BACKUP_URL", backup_url.as_str()),
+        ("SHUTDOWN_GRACE_SECONDS", "0"),
+    ];
+    let mut server = Server::start(&t.url, &env);
+    let id = start_backup_and_wait_for_progress(&server).await;
+    let (status, logs) = server.terminate();
+    assert!(status.success(), "{status}: {}", logs.join("\n"));
+    let schema = schema(&t, dir.path());
+    let ended = operation(&schema, &id).await;
+    assert_eq!(ended["state"], "CANCELLED", "{ended}");
+    let sets: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(sets.is_empty(), "the cancelled backup left its partial set");
 }
 
 async fn cli_runs_are_recorded_as_started_by_the_cli_user(t: TestDb) {
@@ -435,4 +461,5 @@ db_tests!(
     operations_are_admin_only_and_unknown_ids_get_specific_errors,
     killing_the_server_mid_backup_leaves_the_operation_failed_interrupted_after_restart,
     cli_runs_are_recorded_as_started_by_the_cli_user,
+    a_stopping_server_cancels_the_operations_still_running_after_its_grace_period,
 );

@@ -67,14 +67,11 @@ function showError(message) {
 
 // Which answer is wanted: a slower answer for an earlier request is dropped.
 let requested = 0;
-// The asOf of the data on screen (undefined before the first answer).
-let shownAsOf;
 // A refresh in flight, and whether another one was asked for meanwhile.
 let refreshing = null;
 let refreshAgain = false;
 
 function showAsOf(asOf) {
-  shownAsOf = asOf;
   const element = $("as-of");
   element.dataset.asOf = asOf || "";
   element.title = asOf || "";
@@ -132,28 +129,33 @@ function refresh() {
   });
 }
 
-// The first event is the current state: it only matters when it differs from
-// what is shown. After that (and after a reconnect) a new version means new data.
-function followChanges() {
+// The first load waits for the subscription's first event (the current
+// state), so no change can fall between what the load reads and what the
+// events report. After that (and after a reconnect) a new version means new
+// data. Without live updates (refused, unreachable) it loads anyway.
+function followChanges(firstLoad) {
   let version = null;
   const client = GraphQLWs.createClient({
     url: GraphQLWs.sameOriginUrl("/graphql"),
     onStatus: (status) => {
       $("live").dataset.status = status;
       $("live").textContent = { live: "· live", connecting: "", retrying: "· reconnecting…", refused: "· live updates refused" }[status] || "";
+      if (status === "retrying" || status === "refused") firstLoad();
     },
   });
   client.subscribe({ query: DATA_CHANGED }, {
     next: (result) => {
       const change = result.data && result.data.dataChanged;
       if (!change) return;
-      const changed = version === null ? shownAsOf !== undefined && change.asOf !== shownAsOf : change.version !== version;
+      const changed = version !== null && change.version !== version;
       version = change.version;
       if (changed) refresh();
+      else firstLoad();
     },
     error: (errors) => {
       $("live").dataset.status = "error";
       $("live").textContent = "· live updates stopped: " + ((errors && errors[0] && errors[0].message) || "error");
+      firstLoad();
     },
   });
 }
@@ -172,8 +174,15 @@ function init() {
     history.replaceState(null, "", "?year=" + year);
     load(year);
   });
-  load(chosen);
-  followChanges();
+  let loaded = false;
+  const firstLoad = () => {
+    if (loaded) return;
+    loaded = true;
+    load(Number(select.value));
+  };
+  followChanges(firstLoad);
+  // Live updates may be slow to come (a proxy without WebSockets): show the data anyway.
+  setTimeout(firstLoad, 3000);
 }
 
 init();

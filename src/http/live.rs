@@ -31,7 +31,7 @@ use axum::{
 };
 use futures_util::{SinkExt, StreamExt, future, stream::BoxStream};
 
-use super::{error::HttpError, live_limits::Slot};
+use super::{MAX_QUERY_BYTES, error::HttpError, live_limits::Slot, persisted::PersistedQueries};
 use crate::{
     auth::AccessPolicy, graphql::error_codes::with_code, graphql::schema::AppSchema,
     metrics::Metrics, state::AppState,
@@ -97,13 +97,40 @@ async fn upgrade(state: AppState, schema: AppSchema, request: Request) -> Respon
         .on_upgrade(move |socket| serve(socket, state, schema, protocol, slot))
 }
 
-/// The schema, counting the subscriptions of one connection against its limit.
+/// The schema, counting the subscriptions of one connection against its
+/// limit, and holding every operation sent over the socket to the rules of
+/// HTTP: the largest query, and persisted queries (`PERSISTED_QUERIES=only`).
 #[derive(Clone)]
 struct Counted {
     schema: AppSchema,
     active: Arc<AtomicUsize>,
     limit: usize,
     metrics: Arc<Metrics>,
+    persisted: Arc<PersistedQueries>,
+}
+
+/// A one-result stream that refuses an operation with `code`.
+fn refusal(message: &str, code: &str) -> BoxStream<'static, async_graphql::Response> {
+    let error = with_code(ServerError::new(message, None), code);
+    let refused = async_graphql::Response::from_errors(vec![error]);
+    futures_util::stream::once(future::ready(refused)).boxed()
+}
+
+impl Counted {
+    /// The request as it may run, or why it may not.
+    fn admit(
+        &self,
+        mut request: async_graphql::Request,
+    ) -> Result<async_graphql::Request, BoxStream<'static, async_graphql::Response>> {
+        if let Err(err) = self.persisted.resolve(&mut request) {
+            return Err(refusal(&err.message(), err.code()));
+        }
+        if request.query.len() > MAX_QUERY_BYTES {
+            let message = format!("the query is longer than {MAX_QUERY_BYTES} bytes");
+            return Err(refusal(&message, "QUERY_TOO_LARGE"));
+        }
+        Ok(request)
+    }
 }
 
 /// One active subscription, uncounted when its stream is dropped.
@@ -129,19 +156,18 @@ impl Executor for Counted {
         request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
+        let request = match self.admit(request) {
+            Ok(request) => request,
+            Err(refused) => return refused,
+        };
         if self.active.fetch_add(1, Ordering::Relaxed) >= self.limit {
             self.active.fetch_sub(1, Ordering::Relaxed);
             self.metrics.live_refused("too_many_subscriptions");
-            let error = ServerError::new(
+            return refusal(
                 "this connection holds the most subscriptions allowed \
                  (WS_MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first",
-                None,
-            );
-            let refused = async_graphql::Response::from_errors(vec![with_code(
-                error,
                 "TOO_MANY_SUBSCRIPTIONS",
-            )]);
-            return futures_util::stream::once(future::ready(refused)).boxed();
+            );
         }
         self.metrics.subscriptions(1);
         let held = Active {
@@ -218,6 +244,7 @@ async fn serve(
         active: Arc::new(AtomicUsize::new(0)),
         limit: limits.max_subscriptions_per_connection,
         metrics: Arc::clone(&metrics),
+        persisted: Arc::clone(&state.persisted),
     };
     let active = Arc::clone(&executor.active);
     let (mut sink, stream) = socket.split();

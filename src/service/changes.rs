@@ -60,9 +60,11 @@ struct Inner {
     announcements: OnceLock<mpsc::UnboundedSender<Vec<Table>>>,
     /// On PostgreSQL, the queue of the task that sends this instance's NOTIFYs.
     outbox: OnceLock<mpsc::UnboundedSender<Vec<Table>>>,
-    /// The listener and coalescer tasks, once started; the listener holds a
-    /// pool connection until it is stopped.
-    tasks: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Held while the feed starts.
+    starting: tokio::sync::Mutex<()>,
+    /// The listener, coalescer and announcer tasks, once started; the
+    /// listener holds a pool connection until it is stopped.
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Announces that `tables` changed, after the change was committed. On
@@ -111,7 +113,8 @@ impl ChangeFeed {
                 events: broadcast::channel(64).0,
                 announcements: OnceLock::new(),
                 outbox: OnceLock::new(),
-                tasks: tokio::sync::Mutex::new(Vec::new()),
+                starting: tokio::sync::Mutex::new(()),
+                tasks: std::sync::Mutex::new(Vec::new()),
             }),
         }
     }
@@ -138,7 +141,8 @@ impl ChangeFeed {
         let queue = match self.inner.db.get_database_backend() {
             DbBackend::Postgres => Some(self.inner.outbox.get_or_init(|| {
                 let (sender, outbox) = mpsc::unbounded_channel();
-                tokio::spawn(send_notifications(self.inner.db.clone(), outbox));
+                let task = tokio::spawn(send_notifications(self.inner.db.clone(), outbox));
+                self.track(task);
                 sender
             })),
             _ => self.inner.announcements.get(),
@@ -168,15 +172,24 @@ impl ChangeFeed {
 
     /// Stops listening (giving its connection back to the pool): the server is stopping.
     pub async fn stop(&self) {
-        for task in self.inner.tasks.lock().await.drain(..) {
+        let tasks: Vec<_> = self.tasks().drain(..).collect();
+        for task in tasks {
             task.abort();
             let _ = task.await;
         }
     }
 
+    fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
+        self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn track(&self, task: tokio::task::JoinHandle<()>) {
+        self.tasks().push(task);
+    }
+
     /// Starts the coalescer and, on PostgreSQL, the listener, once.
     async fn start(&self) -> Result<(), AppError> {
-        let mut tasks = self.inner.tasks.lock().await;
+        let _starting = self.inner.starting.lock().await;
         if self.inner.announcements.get().is_some() {
             return Ok(());
         }
@@ -190,9 +203,9 @@ impl ChangeFeed {
                 .listen(CHANNEL)
                 .await
                 .map_err(crate::db::postgres::sqlx_error)?;
-            tasks.push(tokio::spawn(listen(listener, sender.clone())));
+            self.track(tokio::spawn(listen(listener, sender.clone())));
         }
-        tasks.push(tokio::spawn(coalesce(
+        self.track(tokio::spawn(coalesce(
             (self.inner.db.clone(), self.inner.replica.clone()),
             announcements,
             self.inner.events.clone(),
@@ -283,35 +296,56 @@ async fn visible_version(
     }
 }
 
-/// Turns announcements into events, at most one per `interval`.
+/// How often, on SQLite, the coalescer looks for changes nobody announced
+/// (another process, such as a CLI import, wrote to the database file).
+const UNANNOUNCED_POLL: Duration = Duration::from_secs(1);
+
+/// Waits for the next poll; never, without one.
+async fn next_poll(poll: &mut Option<tokio::time::Interval>) {
+    match poll {
+        Some(poll) => {
+            poll.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Turns announcements into events, at most one per `interval`. On SQLite it
+/// also reads the data version every [`UNANNOUNCED_POLL`], and announces
+/// every table when it moved without an announcement.
 async fn coalesce(
     (db, replica): (DatabaseConnection, Option<DatabaseConnection>),
     mut announcements: mpsc::UnboundedReceiver<Vec<Table>>,
     events: broadcast::Sender<DataChange>,
     interval: Duration,
 ) {
+    let mut poll = (db.get_database_backend() == DbBackend::Sqlite)
+        .then(|| tokio::time::interval(UNANNOUNCED_POLL));
+    let mut last_version = visible_version(&db, replica.as_ref()).await.ok();
     let mut last_sent: Option<Instant> = None;
-    while let Some(first) = announcements.recv().await {
+    loop {
+        let first = tokio::select! {
+            first = announcements.recv() => match first {
+                Some(first) => first,
+                None => return,
+            },
+            () = next_poll(&mut poll) => match data_version::current(&db).await {
+                Ok(now) if Some(&now) != last_version.as_ref() => Table::ALL.to_vec(),
+                _ => continue,
+            },
+        };
         let mut tables: BTreeSet<Table> = first.into_iter().collect();
-        if let Some(last) = last_sent {
-            let gathering = tokio::time::sleep_until(last + interval);
-            tokio::pin!(gathering);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = &mut gathering => break,
-                    more = announcements.recv() => match more {
-                        Some(more) => tables.extend(more),
-                        None => return,
-                    },
-                }
-            }
+        if let Some(last) = last_sent
+            && !gather(&mut announcements, &mut tables, last + interval).await
+        {
+            return;
         }
         while let Ok(more) = announcements.try_recv() {
             tables.extend(more);
         }
         match visible_version(&db, replica.as_ref()).await {
             Ok(version) => {
+                last_version = Some(version.clone());
                 let _ = events.send(DataChange {
                     version,
                     tables: tables.into_iter().collect(),
@@ -323,5 +357,26 @@ async fn coalesce(
             }
         }
         last_sent = Some(Instant::now());
+    }
+}
+
+/// Adds the tables announced until `until` to `tables`; false when the
+/// announcements ended.
+async fn gather(
+    announcements: &mut mpsc::UnboundedReceiver<Vec<Table>>,
+    tables: &mut BTreeSet<Table>,
+    until: Instant,
+) -> bool {
+    let gathering = tokio::time::sleep_until(until);
+    tokio::pin!(gathering);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut gathering => return true,
+            more = announcements.recv() => match more {
+                Some(more) => tables.extend(more),
+                None => return false,
+            },
+        }
     }
 }

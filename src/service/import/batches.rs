@@ -78,7 +78,7 @@ pub(super) async fn import_in_batches(
         };
         summary.add(&report);
     }
-    progress.set_phase("committing");
+    progress.begin_commit()?;
     txn.commit().await?;
     Ok(summary)
 }

@@ -173,7 +173,7 @@ pub(super) async fn import_hires(
     progress.set_phase("logging rejected rows");
     log_rejected(&mut tx, source).await?;
     let summary = summarize(&mut tx, loaded.direct, inserted as u64).await?;
-    progress.set_phase("committing");
+    progress.begin_commit()?;
     tx.commit().await.map_err(sqlx_error)?;
     Ok(summary)
 }

@@ -4,13 +4,13 @@ use std::{
     collections::BTreeMap,
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
 };
 
 use serde::{Deserialize, Serialize};
 
-use crate::{rules::Table, service::ingest::InsertReport};
+use crate::{error::AppError, rules::Table, service::ingest::InsertReport};
 
 /// What an import did to one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,12 +65,18 @@ impl TableSummary {
     }
 }
 
-/// Live progress of an import, read by whoever shows it.
+/// Live progress of an import, read by whoever shows it, and its stop switch.
 #[derive(Debug, Default)]
 pub struct ImportProgress {
     rows_read: AtomicU64,
     phase: Mutex<&'static str>,
+    /// [`RUNNING`], [`STOP_REQUESTED`] or [`COMMITTING`].
+    stop: AtomicU8,
 }
+
+const RUNNING: u8 = 0;
+const STOP_REQUESTED: u8 = 1;
+const COMMITTING: u8 = 2;
 
 impl ImportProgress {
     /// Records read so far in the current table.
@@ -89,6 +95,29 @@ impl ImportProgress {
 
     pub(crate) fn add_rows(&self, rows: u64) {
         self.rows_read.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// Asks the import not to commit. True when it will not (it may then be
+    /// dropped, which rolls it back); false once its commit has begun.
+    pub fn request_stop(&self) -> bool {
+        match self.stop.compare_exchange(
+            RUNNING,
+            STOP_REQUESTED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => true,
+            Err(now) => now == STOP_REQUESTED,
+        }
+    }
+
+    /// Called just before the commit: fails with `CANCELLED` when a stop was asked for.
+    pub(crate) fn begin_commit(&self) -> Result<(), AppError> {
+        self.set_phase("committing");
+        self.stop
+            .compare_exchange(RUNNING, COMMITTING, Ordering::SeqCst, Ordering::SeqCst)
+            .map(|_| ())
+            .map_err(|_| AppError::cancelled())
     }
 
     pub(crate) fn restart(&self) {

@@ -69,14 +69,16 @@ impl Tracker {
         }
     }
 
-    /// Asks the work to stop; false when it must be dropped instead.
+    /// Asks the work to stop. True when it stops (or ends) by itself; false
+    /// when it must be dropped now, which rolls it back.
     pub(super) fn ask_to_stop(&self) -> bool {
         match self {
             Tracker::Backup(progress) => {
                 progress.cancel();
                 true
             }
-            Tracker::Import { .. } => false,
+            // Dropped unless its commit has begun: then it ends as it will.
+            Tracker::Import { progress, .. } => !progress.request_stop(),
         }
     }
 }

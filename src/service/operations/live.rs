@@ -35,8 +35,12 @@ impl Live {
         self.step.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub(super) fn set_step(&self, step: Step) {
-        *self.step.lock().unwrap_or_else(|e| e.into_inner()) = step;
+    /// Publishes `step`; `done` never goes back (a table switch is read in
+    /// two steps, and one read may fall between them).
+    pub(super) fn set_step(&self, mut step: Step) {
+        let mut current = self.step.lock().unwrap_or_else(|e| e.into_inner());
+        step.done = step.done.max(current.done);
+        *current = step;
     }
 
     pub(super) fn cancel(&self) {
@@ -124,6 +128,29 @@ pub(super) fn register(db: &DatabaseConnection, id: i64, step: Step) -> Registra
         Some((path, file))
     });
     Registration { key, live, lock }
+}
+
+/// Asks every operation of `db` running in this process to stop; returns how many run.
+pub(super) fn cancel_all(db: &DatabaseConnection) -> usize {
+    let key = database_key(db);
+    let running: Vec<Arc<Live>> = registry()
+        .iter()
+        .filter(|((database, _), _)| *database == key)
+        .map(|(_, live)| Arc::clone(live))
+        .collect();
+    for live in &running {
+        live.cancel();
+    }
+    running.len()
+}
+
+/// How many operations of `db` run in this process.
+pub(super) fn running_count(db: &DatabaseConnection) -> usize {
+    let key = database_key(db);
+    registry()
+        .keys()
+        .filter(|(database, _)| *database == key)
+        .count()
 }
 
 /// Operation `id` of `db`, if it runs in this process.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 
 pub use job::Job;
-pub use model::{Kind, OperationRecord, Output, State, cancelled, output_of, state_of};
+pub use model::{Kind, OperationRecord, Output, State, output_of, state_of};
 pub use runner::{HEARTBEAT, Started, start};
 pub use store::{Filter, Page};
 
@@ -86,6 +86,35 @@ pub async fn request_cancel(
         None => store::flag_cancel(db, id).await?,
     }
     get(db, id).await
+}
+
+/// A stopping server: waits, at most `grace`, for the operations this
+/// process runs on `db` to end; cancels those still running, and waits for
+/// them to record it (at most [`CANCEL_WAIT`]).
+pub async fn finish_or_cancel(db: &DatabaseConnection, grace: Duration) {
+    if !wait_until_none_run(db, grace).await {
+        let running = live::cancel_all(db);
+        tracing::warn!(
+            operations = running,
+            "shutting down: cancelling running operations"
+        );
+        wait_until_none_run(db, CANCEL_WAIT).await;
+    }
+}
+
+/// How long a stopping server waits for cancelled operations to record it.
+const CANCEL_WAIT: Duration = Duration::from_secs(15);
+
+/// Waits until no operation of `db` runs in this process; false after `within`.
+async fn wait_until_none_run(db: &DatabaseConnection, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while live::running_count(db) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
 }
 
 /// Marks `FAILED` with code `INTERRUPTED` every unfinished operation whose

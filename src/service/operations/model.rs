@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 pub use entity::operation::Model as OperationRecord;
 
 use crate::{
-    error::{AppError, ErrorClass},
     rules::Table,
     service::{
         backup::{Manifest, RestoreReport, Verification},
@@ -129,16 +128,6 @@ impl Output {
             }
             _ => Vec::new(),
         }
-    }
-}
-
-/// The error of an operation that was cancelled.
-pub fn cancelled() -> AppError {
-    AppError::Service {
-        class: ErrorClass::Cancelled,
-        code: "CANCELLED",
-        message: "cancelled: an import or restore rolls back, a backup deletes its partial set"
-            .to_owned(),
     }
 }
 

@@ -7,10 +7,13 @@ use tokio::task::JoinHandle;
 use super::{
     job::{Job, Tracker, Work},
     live::{self, Live},
-    model::{OperationRecord, Output, State, cancelled},
-    store::{self, Ending, Step},
+    model::{OperationRecord, Output, State},
+    store::{self, Beat, Ending, Step},
 };
-use crate::error::AppError;
+use crate::error::{AppError, ErrorClass};
+
+/// Tries to record an operation's end (each try may wait out SQLite's busy timeout).
+const FINISH_ATTEMPTS: u32 = 20;
 
 /// How often a running operation refreshes its row.
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -39,12 +42,15 @@ pub async fn start(
 async fn run(db: DatabaseConnection, id: i64, job: Job) -> Result<Output, AppError> {
     let Job { tracker, work, .. } = job;
     let registration = live::register(&db, id, tracker.step());
-    let outcome = if store::mark_running(&db, id).await? {
-        drive(&db, id, &tracker, &registration.live, work).await
-    } else {
-        Err(cancelled())
+    let outcome = match store::mark_running(&db, id).await {
+        Ok(true) => drive(&db, id, &tracker, &registration.live, work).await,
+        Ok(false) => Err(AppError::cancelled()),
+        Err(err) => Err(err),
     };
-    record_end(&db, id, tracker.step(), &outcome).await;
+    registration.live.set_step(tracker.step());
+    // Registered until the end is recorded, so no sweep takes it for dead meanwhile.
+    record_end(&db, id, registration.live.step(), &outcome).await;
+    drop(registration);
     outcome
 }
 
@@ -59,7 +65,7 @@ async fn drive(
     mut work: Work,
 ) -> Result<Output, AppError> {
     let mut ticks = tokio::time::interval(HEARTBEAT);
-    let mut heartbeat: Option<JoinHandle<Result<bool, AppError>>> = None;
+    let mut heartbeat: Option<JoinHandle<Result<Beat, AppError>>> = None;
     let mut stopping = false;
     let outcome = loop {
         tokio::select! {
@@ -71,7 +77,7 @@ async fn drive(
                 if live.is_cancelled() && !stopping {
                     stopping = true;
                     if !tracker.ask_to_stop() {
-                        break Err(cancelled());
+                        break Err(AppError::cancelled());
                     }
                 }
             }
@@ -81,28 +87,36 @@ async fn drive(
         heartbeat.abort();
     }
     match outcome {
-        Err(_) if stopping => Err(cancelled()),
+        Err(_) if stopping => Err(AppError::cancelled()),
         outcome => outcome,
     }
 }
 
 /// Writes the heartbeat in a task of its own, unless the previous one is
-/// still waiting for the database (a SQLite write lock); a cancel flag it
-/// read reaches `live`.
+/// still waiting for the database (a SQLite write lock). A cancel flag it
+/// read stops the work; so does a row that no longer says RUNNING (a sweep
+/// took the operation for dead: it must not go on and commit).
 async fn beat(
     db: &DatabaseConnection,
     id: i64,
     step: Step,
-    previous: Option<JoinHandle<Result<bool, AppError>>>,
+    previous: Option<JoinHandle<Result<Beat, AppError>>>,
     live: &Live,
-) -> Option<JoinHandle<Result<bool, AppError>>> {
+) -> Option<JoinHandle<Result<Beat, AppError>>> {
     if let Some(previous) = previous {
         if !previous.is_finished() {
             return Some(previous);
         }
         match previous.await {
-            Ok(Ok(true)) => live.cancel(),
-            Ok(Ok(false)) => {}
+            Ok(Ok(Beat::Running)) => {}
+            Ok(Ok(Beat::CancelRequested)) => live.cancel(),
+            Ok(Ok(Beat::Ended)) => {
+                tracing::warn!(
+                    operation = id,
+                    "the operation was marked ended by a sweep; stopping it"
+                );
+                live.cancel();
+            }
             Ok(Err(err)) => {
                 err.log();
                 tracing::warn!(operation = id, "recording an operation's progress failed");
@@ -146,8 +160,23 @@ async fn record_end(
             }
         }
     };
-    if let Err(err) = store::finish(db, id, ending).await {
-        err.log();
-        tracing::error!(operation = id, "recording the end of an operation failed");
+    // On SQLite another import or restore may hold the write lock for a while: retry.
+    for attempt in 1..=FINISH_ATTEMPTS {
+        match store::finish(db, id, ending.clone()).await {
+            Ok(()) => return,
+            Err(err) if attempt < FINISH_ATTEMPTS && err.class() == ErrorClass::Unavailable => {
+                tracing::warn!(
+                    operation = id,
+                    attempt,
+                    "recording the end of an operation failed; retrying"
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(err) => {
+                err.log();
+                tracing::error!(operation = id, "recording the end of an operation failed");
+                return;
+            }
+        }
     }
 }

@@ -3,8 +3,9 @@
 use chrono::TimeDelta;
 use entity::operation::{ActiveModel, Column, Entity};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait},
 };
 
 use std::time::Duration;
@@ -36,6 +37,16 @@ pub struct Step {
     pub done: u64,
     pub total: Option<u64>,
     pub phase: String,
+}
+
+/// "Now" for heartbeats: on PostgreSQL the database's clock, so that
+/// instances whose clocks differ still agree on which heartbeat is stale; on
+/// SQLite (one machine) this process's, written as every other time stamp.
+fn heartbeat_now(db: &impl ConnectionTrait) -> sea_orm::sea_query::SimpleExpr {
+    match db.get_database_backend() {
+        DbBackend::Postgres => Expr::cust("CURRENT_TIMESTAMP"),
+        _ => Expr::value(now()),
+    }
 }
 
 fn as_i64(n: u64) -> i64 {
@@ -82,7 +93,7 @@ pub(super) async fn mark_running(db: &impl ConnectionTrait, id: i64) -> Result<b
         .col_expr(Column::State, Expr::value(State::Running.as_str()))
         .col_expr(Column::Phase, Expr::value("starting"))
         .col_expr(Column::StartedAt, Expr::value(at))
-        .col_expr(Column::HeartbeatAt, Expr::value(at))
+        .col_expr(Column::HeartbeatAt, heartbeat_now(db))
         .filter(Column::Id.eq(id))
         .filter(Column::State.eq(State::Queued.as_str()))
         .filter(Column::CancelRequested.eq(false))
@@ -91,31 +102,50 @@ pub(super) async fn mark_running(db: &impl ConnectionTrait, id: i64) -> Result<b
     Ok(updated.rows_affected == 1)
 }
 
-/// Records progress and the heartbeat; answers whether a cancel was asked for.
+/// What a heartbeat found in the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Beat {
+    /// Go on.
+    Running,
+    /// A cancel was asked for.
+    CancelRequested,
+    /// The row no longer says RUNNING: a sweep took the operation for dead.
+    Ended,
+}
+
+/// Records progress and the heartbeat, and reads what the row asks for.
 pub(super) async fn heartbeat(
     db: &impl ConnectionTrait,
     id: i64,
     step: &Step,
-) -> Result<bool, AppError> {
-    Entity::update_many()
+) -> Result<Beat, AppError> {
+    let updated = Entity::update_many()
         .col_expr(Column::ProgressDone, Expr::value(as_i64(step.done)))
         .col_expr(Column::ProgressTotal, Expr::value(step.total.map(as_i64)))
         .col_expr(Column::Phase, Expr::value(step.phase.clone()))
-        .col_expr(Column::HeartbeatAt, Expr::value(now()))
+        .col_expr(Column::HeartbeatAt, heartbeat_now(db))
         .filter(Column::Id.eq(id))
         .filter(Column::State.eq(State::Running.as_str()))
         .exec(db)
         .await?;
+    if updated.rows_affected == 0 {
+        return Ok(Beat::Ended);
+    }
     let cancel: Option<bool> = Entity::find_by_id(id)
         .select_only()
         .column(Column::CancelRequested)
         .into_tuple()
         .one(db)
         .await?;
-    Ok(cancel.unwrap_or(false))
+    Ok(if cancel.unwrap_or(false) {
+        Beat::CancelRequested
+    } else {
+        Beat::Running
+    })
 }
 
 /// How an operation ended.
+#[derive(Debug, Clone)]
 pub(super) struct Ending {
     pub state: State,
     pub step: Step,
@@ -143,6 +173,8 @@ pub(super) async fn finish(
         .col_expr(Column::ErrorCode, Expr::value(code.map(str::to_owned)))
         .col_expr(Column::ErrorMessage, Expr::value(message))
         .filter(Column::Id.eq(id))
+        // Once final (a sweep took it for dead), a state is never changed again.
+        .filter(Column::State.is_in(UNFINISHED))
         .exec(db)
         .await?;
     Ok(())
@@ -190,17 +222,27 @@ pub(super) async fn rows(
     Ok(Page { rows, has_more })
 }
 
-/// Unfinished operations whose row has not been refreshed for `quiet`.
+/// Unfinished operations whose row has not been refreshed for `quiet`
+/// (by the database's clock on PostgreSQL).
 pub(super) async fn quiet_unfinished(
     db: &impl ConnectionTrait,
     quiet: Duration,
 ) -> Result<Vec<i64>, AppError> {
-    let quiet = TimeDelta::from_std(quiet).unwrap_or(TimeDelta::seconds(10));
+    let stale = match db.get_database_backend() {
+        DbBackend::Postgres => Expr::col(Column::HeartbeatAt).lt(Expr::cust(format!(
+            "CURRENT_TIMESTAMP - INTERVAL '{} milliseconds'",
+            quiet.as_millis()
+        ))),
+        _ => {
+            let quiet = TimeDelta::from_std(quiet).unwrap_or(TimeDelta::seconds(10));
+            Expr::col(Column::HeartbeatAt).lt(now() - quiet)
+        }
+    };
     Ok(Entity::find()
         .select_only()
         .column(Column::Id)
         .filter(Column::State.is_in(UNFINISHED))
-        .filter(Column::HeartbeatAt.lt(now() - quiet))
+        .filter(stale)
         .into_tuple()
         .all(db)
         .await?)
