@@ -414,3 +414,26 @@ async fn a_cli_import_reaches_a_running_servers_subscribers(t: TestDb) {
 }
 
 db_tests!(a_cli_import_reaches_a_running_servers_subscribers);
+
+/// Operations sent over an open socket count against the client's HTTP rate limit.
+async fn operations_over_a_websocket_count_against_the_clients_rate_limit(t: TestDb) {
+    let server = Server::start(
+        &t.url,
+        &[("RATE_LIMIT_PER_SECOND", "1"), ("RATE_LIMIT_BURST", "3")],
+    );
+    // The upgrade is one request; two subscriptions fit the burst, the third does not.
+    let mut client = WsClient::connect(&server.address, None).await.unwrap();
+    for _ in 0..2 {
+        client.subscribe(SUBSCRIBE).await;
+        client.next_data(WAIT).await;
+    }
+    client.subscribe(SUBSCRIBE).await;
+    match client.next(WAIT).await {
+        Some(ws::Event::Next(_, payload)) => {
+            assert_eq!(payload["errors"][0]["extensions"]["code"], "RATE_LIMITED")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+db_tests!(operations_over_a_websocket_count_against_the_clients_rate_limit);

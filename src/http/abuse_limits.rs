@@ -88,6 +88,29 @@ pub async fn enforce(limits: RequestLimits, request: Request, next: Next) -> Res
     }
 }
 
+/// Counts one request of `client` against its rate; the seconds to wait when
+/// it is over.
+fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> Result<(), u64> {
+    if limiter.len() > MAX_TRACKED_CLIENTS {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&client).map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        wait.as_secs_f64().ceil().max(1.0) as u64
+    })
+}
+
+impl RequestLimits {
+    /// Counts one operation of `client` (sent over a WebSocket) against its
+    /// rate; the seconds to wait when it is over.
+    pub fn check_client(&self, client: IpAddr) -> Result<(), u64> {
+        match &self.rate_limiter {
+            Some(limiter) => check(limiter, client),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Counts the request against its client's rate, or refuses it with 429 and
 /// the seconds to wait.
 fn admit(limiter: &DefaultKeyedRateLimiter<IpAddr>, request: &Request) -> Result<(), HttpError> {
@@ -96,12 +119,7 @@ fn admit(limiter: &DefaultKeyedRateLimiter<IpAddr>, request: &Request) -> Result
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if limiter.len() > MAX_TRACKED_CLIENTS {
-        limiter.retain_recent();
-    }
-    limiter.check_key(&client).map_err(|not_until| {
-        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    check(limiter, client).map_err(|seconds| {
         HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",

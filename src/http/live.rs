@@ -31,7 +31,10 @@ use axum::{
 };
 use futures_util::{SinkExt, StreamExt, future, stream::BoxStream};
 
-use super::{MAX_QUERY_BYTES, error::HttpError, live_limits::Slot, persisted::PersistedQueries};
+use super::{
+    MAX_QUERY_BYTES, abuse_limits::RequestLimits, error::HttpError, live_limits::Slot,
+    persisted::PersistedQueries,
+};
 use crate::{
     auth::AccessPolicy, graphql::error_codes::with_code, graphql::schema::AppSchema,
     metrics::Metrics, state::AppState,
@@ -107,6 +110,9 @@ struct Counted {
     limit: usize,
     metrics: Arc<Metrics>,
     persisted: Arc<PersistedQueries>,
+    /// Every operation counts against the client's HTTP rate (`RATE_LIMIT_PER_SECOND`).
+    limits: RequestLimits,
+    client: IpAddr,
 }
 
 /// A one-result stream that refuses an operation with `code`.
@@ -122,6 +128,10 @@ impl Counted {
         &self,
         mut request: async_graphql::Request,
     ) -> Result<async_graphql::Request, BoxStream<'static, async_graphql::Response>> {
+        if let Err(seconds) = self.limits.check_client(self.client) {
+            let message = format!("too many requests from this client; retry in {seconds} s");
+            return Err(refusal(&message, "RATE_LIMITED"));
+        }
         if let Err(err) = self.persisted.resolve(&mut request) {
             return Err(refusal(&err.message(), err.code()));
         }
@@ -233,8 +243,9 @@ async fn serve(
     state: AppState,
     schema: AppSchema,
     protocol: WebSocketProtocols,
-    _slot: Slot,
+    slot: Slot,
 ) {
+    let client = slot.client();
     let metrics = Arc::clone(&state.metrics);
     metrics.websocket_connections(1);
     let limits = state.live.limits();
@@ -245,6 +256,8 @@ async fn serve(
         limit: limits.max_subscriptions_per_connection,
         metrics: Arc::clone(&metrics),
         persisted: Arc::clone(&state.persisted),
+        limits: state.request_limits.clone(),
+        client,
     };
     let active = Arc::clone(&executor.active);
     let (mut sink, stream) = socket.split();

@@ -44,6 +44,13 @@ pub struct Slot {
     client: IpAddr,
 }
 
+impl Slot {
+    /// The client address holding it.
+    pub fn client(&self) -> IpAddr {
+        self.client
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut per_client = self.connections.lock();
