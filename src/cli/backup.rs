@@ -132,10 +132,7 @@ pub async fn backup(database_url: &str, args: BackupArgs) -> Result<(), Failure>
         Arc::clone(&progress),
     );
     let manifest = with_progress(args.progress, progress, async {
-        match recorded::run(&db, job).await? {
-            Output::Backup(manifest) => Ok(manifest),
-            other => Err(recorded::unexpected(other)),
-        }
+        recorded::run(&db, job).await?.into_backup()
     })
     .await?;
     if args.json {
@@ -195,10 +192,9 @@ pub async fn verify(database_url: &str, args: VerifyArgs) -> Result<(), Failure>
     let progress = Arc::new(Progress::default());
     let job = Job::verify(backups.storage.clone(), args.id, Arc::clone(&progress));
     let verification = with_progress(args.progress, progress, async {
-        match run_maybe_recorded(database_url, job).await? {
-            Output::Verification(verification) => Ok(verification),
-            other => Err(recorded::unexpected(other)),
-        }
+        run_maybe_recorded(database_url, job)
+            .await?
+            .into_verification()
     })
     .await?;
     if args.json {
@@ -228,10 +224,7 @@ pub async fn restore(database_url: &str, args: RestoreArgs) -> Result<(), Failur
         Arc::clone(&progress),
     );
     let report = with_progress(args.progress, progress, async {
-        match recorded::run(&db, job).await? {
-            Output::Restore(report) => Ok(report),
-            other => Err(recorded::unexpected(other)),
-        }
+        recorded::run(&db, job).await?.into_restore()
     })
     .await?;
     if args.json {

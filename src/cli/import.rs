@@ -120,10 +120,7 @@ async fn load(
     let job = Job::import(db.clone(), what, Box::new(file), progress);
     let outcome = super::recorded::run(db, job)
         .await
-        .and_then(|output| match output {
-            Output::Import(summary) => Ok(summary),
-            other => Err(super::recorded::unexpected(other)),
-        });
+        .and_then(Output::into_import);
     outcome.map_err(|err| {
         err.log();
         Failure {

@@ -36,8 +36,3 @@ pub async fn run(db: &DatabaseConnection, job: Job) -> Result<Output, AppError> 
     }
     outcome
 }
-
-/// The error for an outcome of another kind than the job's (a bug).
-pub fn unexpected(output: Output) -> AppError {
-    AppError::Internal(anyhow::anyhow!("an operation produced {output:?}"))
-}

@@ -15,7 +15,7 @@ use crate::{
     rules::Table,
     service::{
         import::{ImportProgress, TableSummary},
-        operations::{Job, Output},
+        operations::Job,
         rejected,
     },
 };
@@ -168,11 +168,7 @@ impl AdminMutation {
         table: Table,
         file: Upload,
     ) -> Result<ImportSummary> {
-        match jobs::run_to_end(ctx, import_job(ctx, table, file)?).await? {
-            Output::Import(summary) => Ok(summary.into()),
-            other => {
-                Err(AppError::Internal(anyhow::anyhow!("an import produced {other:?}")).into())
-            }
-        }
+        let output = jobs::run_to_end(ctx, import_job(ctx, table, file)?).await?;
+        Ok(output.into_import()?.into())
     }
 }

@@ -8,11 +8,10 @@ use super::{db, jobs, scalars::DateTime};
 use crate::{
     AppState,
     auth::AdminAccess,
-    error::AppError,
     rules::Table,
     service::{
         backup::{self, Manifest, Progress},
-        operations::{Job, Output},
+        operations::Job,
     },
 };
 
@@ -200,10 +199,6 @@ pub(super) fn restore_job(
     )
 }
 
-fn unexpected(output: Output) -> AppError {
-    AppError::Internal(anyhow::anyhow!("an operation produced {output:?}"))
-}
-
 /// Backup and restore mutations; each needs the admin token. Each is recorded
 /// in the operations log, like the `start…` mutations, but answers when done.
 #[derive(Default)]
@@ -215,10 +210,10 @@ impl BackupMutation {
     /// snapshot into a new set. Fails with `BUSY` while another backup or restore runs.
     #[graphql(guard = "AdminAccess")]
     async fn backup(&self, ctx: &Context<'_>, tables: Option<Vec<Table>>) -> Result<BackupSet> {
-        match jobs::run_to_end(ctx, backup_job(ctx, tables)).await? {
-            Output::Backup(manifest) => Ok(BackupSet::new(manifest, ctx)),
-            other => Err(unexpected(other).into()),
-        }
+        let manifest = jobs::run_to_end(ctx, backup_job(ctx, tables))
+            .await?
+            .into_backup()?;
+        Ok(BackupSet::new(manifest, ctx))
     }
 
     /// Re-reads every object of a set and checks its size, SHA-256, schema and every row.
@@ -226,10 +221,8 @@ impl BackupMutation {
     /// `CORRUPT_BACKUP` or `INVALID_BACKUP_DATA` when it is not intact.
     #[graphql(guard = "AdminAccess")]
     async fn verify_backup(&self, ctx: &Context<'_>, id: ID) -> Result<BackupVerification> {
-        match jobs::run_to_end(ctx, verify_job(ctx, id)).await? {
-            Output::Verification(verification) => Ok(BackupVerification::new(verification, ctx)),
-            other => Err(unexpected(other).into()),
-        }
+        let output = jobs::run_to_end(ctx, verify_job(ctx, id)).await?;
+        Ok(BackupVerification::new(output.into_verification()?, ctx))
     }
 
     /// Replaces tables (every table of the set when `tables` is left out) with the set's
@@ -244,9 +237,6 @@ impl BackupMutation {
         #[graphql(default = false)] dry_run: bool,
     ) -> Result<RestoreReport> {
         let job = restore_job(ctx, backup_id, tables, dry_run);
-        match jobs::run_to_end(ctx, job).await? {
-            Output::Restore(report) => Ok(report.into()),
-            other => Err(unexpected(other).into()),
-        }
+        Ok(jobs::run_to_end(ctx, job).await?.into_restore()?.into())
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub use entity::operation::Model as OperationRecord;
 
 use crate::{
+    error::AppError,
     rules::Table,
     service::{
         backup::{Manifest, RestoreReport, Verification},
@@ -118,6 +119,42 @@ pub enum Output {
 }
 
 impl Output {
+    /// The backup's set; an error (a bug) for another kind of output.
+    pub fn into_backup(self) -> Result<Manifest, AppError> {
+        match self {
+            Output::Backup(manifest) => Ok(manifest),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    /// The verification's findings; an error (a bug) for another kind of output.
+    pub fn into_verification(self) -> Result<Verification, AppError> {
+        match self {
+            Output::Verification(verification) => Ok(verification),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    /// The restore's report; an error (a bug) for another kind of output.
+    pub fn into_restore(self) -> Result<RestoreReport, AppError> {
+        match self {
+            Output::Restore(report) => Ok(report),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    /// The import's summary; an error (a bug) for another kind of output.
+    pub fn into_import(self) -> Result<TableSummary, AppError> {
+        match self {
+            Output::Import(summary) => Ok(summary),
+            other => Err(other.unexpected()),
+        }
+    }
+
+    fn unexpected(self) -> AppError {
+        AppError::Internal(anyhow::anyhow!("an operation produced {self:?}"))
+    }
+
     /// The tables this outcome changed (an import that stored rows, a restore
     /// that was not a dry run).
     pub fn changed_tables(&self) -> Vec<Table> {
