@@ -13,7 +13,7 @@ mod devtools;
 
 use std::time::Duration;
 
-use common::{Server, TestDb};
+use common::{Server, TestDb, graphql_at};
 use devtools::{Browser, chromium};
 use serde_json::{Value, json};
 
@@ -34,18 +34,33 @@ fn serve_demo(t: &TestDb, backups: &std::path::Path) -> Server {
 
 /// POSTs `query` to the server with the admin token; fails on any error.
 async fn admin_graphql(server: &Server, query: &str) -> Value {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("http://{}/graphql", server.address))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = graphql_at(&server.address, Some(ADMIN_TOKEN), query).await;
     assert_eq!(answer["errors"], Value::Null, "{query}: {answer}");
     answer["data"].clone()
+}
+
+/// A demo server with its backup folder, and a headless Chromium to drive it.
+struct Console {
+    server: Server,
+    /// The server's base URL, e.g. `http://127.0.0.1:41234`.
+    base: String,
+    browser: Browser,
+    backups: tempfile::TempDir,
+}
+
+/// Starts a [`Console`] on `t`, or `None` without Chromium (outside CI).
+fn open_console(t: &TestDb) -> Option<Console> {
+    let chromium = chromium()?;
+    let backups = tempfile::tempdir().unwrap();
+    let server = serve_demo(t, backups.path());
+    let base = format!("http://{}", server.address);
+    let browser = Browser::launch(&chromium);
+    Some(Console {
+        server,
+        base,
+        browser,
+        backups,
+    })
 }
 
 /// `n` as the pages show counts: with thousands separators (en-US).
@@ -181,13 +196,15 @@ fn stop(browser: Browser, mut server: Server) {
 }
 
 async fn the_admin_console_runs_a_backup_to_done_and_a_dry_run_restore(t: TestDb) {
-    let Some(chromium) = chromium() else {
+    let Some(Console {
+        server,
+        base,
+        mut browser,
+        backups: _backups,
+    }) = open_console(&t)
+    else {
         return;
     };
-    let backups = tempfile::tempdir().unwrap();
-    let server = serve_demo(&t, backups.path());
-    let base = format!("http://{}", server.address);
-    let mut browser = Browser::launch(&chromium);
 
     sign_in(&mut browser, &base);
     let id = run_backup(&mut browser);
@@ -262,13 +279,15 @@ const DASHBOARD_STATE: &str = "({ asOf: document.getElementById('as-of').dataset
     same: window.sameDocument === true })";
 
 async fn the_dashboard_refreshes_by_itself_when_a_hire_is_stored(t: TestDb) {
-    let Some(chromium) = chromium() else {
+    let Some(Console {
+        server,
+        base,
+        mut browser,
+        backups: _backups,
+    }) = open_console(&t)
+    else {
         return;
     };
-    let backups = tempfile::tempdir().unwrap();
-    let server = serve_demo(&t, backups.path());
-    let base = format!("http://{}", server.address);
-    let mut browser = Browser::launch(&chromium);
 
     browser.navigate(&format!("{base}/?year=2021"));
     browser.wait_for(

@@ -10,24 +10,14 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, chromium};
+use common::{HEADLESS, Server, chromium};
 
 /// The DOM of `url` after its scripts ran, as headless Chromium renders it.
 fn rendered_dom(chromium: &str, url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--no-first-run",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-        ])
+        .args(HEADLESS)
+        .args(["--virtual-time-budget=15000", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(url)
         .output()

@@ -10,39 +10,13 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
-use common::{Server, TestDb, count_rows};
+use common::{Server, TestDb, count_rows, node_clients};
 use serde_json::Value;
 
 const ADMIN_TOKEN: &str = "graphql-ws-admin-token";
 const API_TOKEN: &str = "graphql-ws-api-token";
-
-/// The folder of the Node clients, when Node and the WebSocket client are installed.
-fn node_clients() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let installed = ["graphql-ws", "ws"]
-        .iter()
-        .all(|package| dir.join("node_modules").join(package).is_dir());
-    if node && installed {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("Node or the packages of tests/clients are missing, and CI requires these tests");
-    }
-    eprintln!(
-        "notice: Node or tests/clients/node_modules is absent (npm ci --prefix tests/clients); \
-         skipping the graphql-ws client test"
-    );
-    None
-}
 
 /// Runs `subscribe.mjs` against `url` and returns its summary, failing with
 /// every failed check (and Node's stderr) when it reports one.
@@ -76,7 +50,7 @@ fn run_subscribe(dir: &Path, url: &str) -> Value {
 }
 
 async fn an_npm_graphql_ws_client_receives_data_changes_and_operation_progress(t: TestDb) {
-    let Some(clients) = node_clients() else {
+    let Some(clients) = node_clients(&["graphql-ws", "ws"]) else {
         return;
     };
     let backups = tempfile::tempdir().unwrap();

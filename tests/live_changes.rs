@@ -6,40 +6,19 @@ mod common;
 #[path = "common/ws.rs"]
 mod ws;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use async_graphql::{Request, UploadValue, Variables};
-use common::{Backend, Server, TestDb, generated, graphql_at, load_generated};
-use futures_util::{Stream, StreamExt};
-use hiring_analytics::{
-    AppSchema, AppState,
-    auth::Caller,
-    build_schema,
-    service::{
-        backup::{Backups, Storage},
-        changes::ChangeFeed,
-    },
+use common::{
+    Backend, Server, TestDb, admin, generated, graphql_at, load_generated, schema_with_backups,
 };
+use futures_util::{Stream, StreamExt};
+use hiring_analytics::{auth::Caller, build_schema, service::changes::ChangeFeed};
 use serde_json::{Value, json};
 use ws::WsClient;
 
 const SUBSCRIBE: &str = "subscription { dataChanged { asOf tables version } }";
 const WAIT: Duration = Duration::from_secs(10);
-
-fn schema_with_backups(t: &TestDb, dir: &std::path::Path) -> (AppState, AppSchema) {
-    let mut state = t.local_state();
-    state.backups = Arc::new(Backups::new(Storage::local(dir)));
-    let schema = build_schema(&state);
-    (state, schema)
-}
-
-async fn admin(schema: &AppSchema, query: &str) -> Value {
-    let response = schema
-        .execute(Request::new(query).data(Caller::Admin))
-        .await;
-    assert!(response.errors.is_empty(), "{:?}", response.errors);
-    response.data.into_json().unwrap()
-}
 
 async fn next_event(events: &mut (impl Stream<Item = async_graphql::Response> + Unpin)) -> Value {
     let response = tokio::time::timeout(WAIT, events.next())
@@ -74,7 +53,7 @@ const INSERT_DEPARTMENT: &str =
 async fn the_first_event_is_the_current_state_and_an_insert_brings_the_next(t: TestDb) {
     load_generated(&t, generated(200, 3, 2021, 2021)).await;
     let dir = tempfile::tempdir().unwrap();
-    let (_state, schema) = schema_with_backups(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));
     let first = next_event(&mut events).await;
     assert_eq!(tables(&first), ["DEPARTMENTS", "JOBS", "HIRED_EMPLOYEES"]);
@@ -103,7 +82,7 @@ async fn the_first_event_is_the_current_state_and_an_insert_brings_the_next(t: T
 
 async fn a_csv_import_brings_an_event_naming_its_table(t: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let (_state, schema) = schema_with_backups(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));
     next_event(&mut events).await;
     let csv = dir.path().join("jobs.csv");
@@ -130,7 +109,7 @@ async fn a_csv_import_brings_an_event_naming_its_table(t: TestDb) {
 async fn a_restore_brings_an_event_and_rolled_back_writes_bring_none(t: TestDb) {
     load_generated(&t, generated(300, 5, 2021, 2021)).await;
     let dir = tempfile::tempdir().unwrap();
-    let (_state, schema) = schema_with_backups(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let backup = admin(&schema, "mutation { backup { id } }").await;
     let id = backup["backup"]["id"].as_str().unwrap().to_owned();
     let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));

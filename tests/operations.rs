@@ -8,7 +8,8 @@ use std::{sync::Arc, time::Duration};
 
 use async_graphql::Request;
 use common::{
-    Server, TestDb, binary, count_rows, first_error_code, generated, graphql_at, load_generated,
+    Server, TestDb, admin, binary, count_rows, first_error_code, generated, graphql_at,
+    load_generated, schema_with_backups,
 };
 use futures_util::StreamExt;
 use hiring_analytics::{
@@ -21,20 +22,6 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const ADMIN: &str = "admin-token-for-operation-tests-01";
-
-fn schema(t: &TestDb, dir: &std::path::Path) -> AppSchema {
-    let mut state = t.local_state();
-    state.backups = Arc::new(Backups::new(Storage::local(dir)));
-    build_schema(&state)
-}
-
-async fn admin(schema: &AppSchema, query: &str) -> Value {
-    let response = schema
-        .execute(Request::new(query).data(Caller::Admin))
-        .await;
-    assert!(response.errors.is_empty(), "{query}: {:?}", response.errors);
-    response.data.into_json().unwrap()
-}
 
 async fn operation(schema: &AppSchema, id: &str) -> Value {
     let query = format!(
@@ -78,7 +65,7 @@ async fn a_backup_of_a_million_hires_started_with_start_backup_returns_at_once_a
 ) {
     load_generated(&t, generated(1_000_000, 21, 2016, 2024)).await;
     let dir = tempfile::tempdir().unwrap();
-    let schema = schema(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let started = admin(
         &schema,
         "mutation { startBackup { id state kind startedBy queuedAt } }",
@@ -96,15 +83,7 @@ async fn a_backup_of_a_million_hires_started_with_start_backup_returns_at_once_a
     );
     let id = started["id"].as_str().unwrap().to_owned();
 
-    let subscription = format!(r#"subscription {{ operation(id: "{id}") {{ {FOLLOW} }} }}"#);
-    let events: Vec<Value> = schema
-        .execute_stream(Request::new(subscription).data(Caller::Admin))
-        .map(|response| {
-            assert!(response.errors.is_empty(), "{:?}", response.errors);
-            response.data.into_json().unwrap()["operation"].clone()
-        })
-        .collect::<Vec<_>>()
-        .await;
+    let events = follow_to_the_end(&schema, &id, FOLLOW).await;
     let done: Vec<u64> = events
         .iter()
         .map(|e| e["progress"]["done"].as_u64().unwrap())
@@ -148,7 +127,7 @@ async fn cancelling_a_restore_leaves_the_data_unchanged_and_cancelling_a_backup_
 ) {
     load_generated(&t, generated(500_000, 23, 2018, 2023)).await;
     let dir = tempfile::tempdir().unwrap();
-    let schema = schema(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let set = admin(&schema, "mutation { backup { id } }").await["backup"]["id"].clone();
     admin(
         &schema,
@@ -333,7 +312,7 @@ async fn a_stopping_server_cancels_the_operations_still_running_after_its_grace_
     let id = start_backup_and_wait_for_progress(&server).await;
     let (status, logs) = server.terminate();
     assert!(status.success(), "{status}: {}", logs.join("\n"));
-    let schema = schema(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let ended = operation(&schema, &id).await;
     assert_eq!(ended["state"], "CANCELLED", "{ended}");
     let sets: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
@@ -361,7 +340,7 @@ async fn cli_runs_are_recorded_as_started_by_the_cli_user(t: TestDb) {
     let set: Value = serde_json::from_slice(&run(&["backup", "--json"])).unwrap();
     run(&["verify", set["id"].as_str().unwrap()]);
 
-    let schema = schema(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let listed = admin(
         &schema,
         "{ operations { edges { node { kind state startedBy parameters
@@ -399,7 +378,7 @@ async fn follow_to_the_end(schema: &AppSchema, id: &str, fields: &str) -> Vec<Va
 
 async fn an_import_and_a_verification_started_as_operations_end_with_their_results(t: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let schema = schema(&t, dir.path());
+    let schema = schema_with_backups(&t, dir.path());
     let csv = dir.path().join("departments.csv");
     let body: String = (1..=2_000)
         .map(|i| format!("{i},Department {i}\n"))

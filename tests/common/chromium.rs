@@ -2,6 +2,19 @@
 
 use std::process::Command;
 
+/// The flags every browser test starts Chromium with: headless, with no
+/// network access of its own (updates, sync, QUIC) and no first-run pages.
+pub const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+];
+
 /// Chromium's command, or `None` with a notice when it is not installed (a
 /// failure instead when `CI` is set: `.ci/run` installs Debian's `chromium`).
 pub fn chromium() -> Option<String> {

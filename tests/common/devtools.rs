@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
 /// How long one DevTools command may take to answer.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
+use crate::common::HEADLESS;
 pub use crate::common::chromium;
 
 /// One headless Chromium with one page, stopped when dropped.
@@ -40,17 +41,8 @@ impl Browser {
     pub fn launch(chromium: &str) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-                "--no-first-run",
-                "--remote-debugging-port=0",
-            ])
+            .args(HEADLESS)
+            .arg("--remote-debugging-port=0")
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdout(Stdio::null())

@@ -13,14 +13,18 @@ pub mod chromium;
 pub mod db;
 pub mod fixtures;
 pub mod http;
+pub mod node;
 pub mod rollup;
+pub mod schema;
 pub mod server;
 
-pub use chromium::chromium;
+pub use chromium::{HEADLESS, chromium};
 pub use db::{Backend, Start, TestDb, run};
 pub use fixtures::{
     count_rows, generated, import_dir, load_generated, rejected_rows, shared_data_dir,
 };
 pub use http::{TestResponse, first_error_code, post_graphql, seed_small, send};
+pub use node::node_clients;
 pub use rollup::{RollupCells, pending_deltas, quarterly_hires, raw_sql_aggregate, stored_rollup};
+pub use schema::{admin, schema_with_backups};
 pub use server::{Server, binary, graphql_at};
