@@ -25,11 +25,12 @@ use crate::{
     },
     rules::Table,
     service::{
+        background::Background,
         backup::Backups,
         changes::ChangeFeed,
-        compactor::Compactor,
+        compactor,
         import::{self, ImportProgress},
-        operations::{self, Sweeper},
+        operations,
     },
     state::AppState,
 };
@@ -43,8 +44,8 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     shutdown_grace: Duration,
-    compactor: Compactor,
-    sweeper: Sweeper,
+    compactor: Background,
+    sweeper: Background,
 }
 
 impl Application {
@@ -61,11 +62,11 @@ impl Application {
             load_demo_data(&db).await?;
         }
         let state = app_state(db, database_url, &args, policy, backups).await?;
-        let compactor = Compactor::start(
+        let compactor = compactor::start(
             state.db.clone(),
             Duration::from_millis(args.rollup_compact_interval_ms),
         );
-        let sweeper = Sweeper::start(state.db.clone());
+        let sweeper = operations::start_sweeper(state.db.clone());
         let listener = TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;

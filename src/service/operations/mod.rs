@@ -25,6 +25,7 @@ pub use model::{Kind, OperationRecord, Output, State, output_of, state_of};
 pub use runner::{HEARTBEAT, Started, start};
 pub use store::{Filter, Page};
 
+use super::background::Background;
 use crate::error::AppError;
 
 /// How long without a heartbeat before an operation counts as interrupted.
@@ -142,31 +143,14 @@ pub async fn sweep_interrupted(db: &DatabaseConnection) -> Result<u64, AppError>
 
 /// Marks operations whose process died as interrupted: once at start, then
 /// every [`SWEEP_EVERY`]. Every instance runs one; the update is idempotent.
-#[derive(Debug)]
-pub struct Sweeper {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Sweeper {
-    /// Starts sweeping through `db`.
-    pub fn start(db: DatabaseConnection) -> Self {
-        Self {
-            task: tokio::spawn(async move {
-                let mut ticks = tokio::time::interval(SWEEP_EVERY);
-                loop {
-                    ticks.tick().await;
-                    if let Err(err) = sweep_interrupted(&db).await {
-                        err.log();
-                        tracing::warn!("looking for interrupted operations failed");
-                    }
-                }
-            }),
+pub fn start_sweeper(db: DatabaseConnection) -> Background {
+    Background::every(SWEEP_EVERY, move || {
+        let db = db.clone();
+        async move {
+            if let Err(err) = sweep_interrupted(&db).await {
+                err.log();
+                tracing::warn!("looking for interrupted operations failed");
+            }
         }
-    }
-
-    /// Stops it.
-    pub async fn stop(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
+    })
 }
