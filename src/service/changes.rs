@@ -330,7 +330,9 @@ async fn coalesce(
                 None => return,
             },
             () = next_poll(&mut poll) => match data_version::current(&db).await {
-                Ok(now) if Some(&now) != last_version.as_ref() => Table::ALL.to_vec(),
+                Ok(now) if Some(&now) != last_version.as_ref() => {
+                    unannounced_tables(&mut announcements).await
+                }
                 _ => continue,
             },
         };
@@ -357,6 +359,21 @@ async fn coalesce(
             }
         }
         last_sent = Some(Instant::now());
+    }
+}
+
+/// How long a change the poll found waits for its announcement: a writer in
+/// this process announces just after its commit, so the poll can see the
+/// commit first.
+const ANNOUNCEMENT_GRACE: Duration = Duration::from_millis(200);
+
+/// The tables a change found by the poll names: those announced within
+/// [`ANNOUNCEMENT_GRACE`] (the change was this process's own), or else every
+/// table (another process made it).
+async fn unannounced_tables(announcements: &mut mpsc::UnboundedReceiver<Vec<Table>>) -> Vec<Table> {
+    match tokio::time::timeout(ANNOUNCEMENT_GRACE, announcements.recv()).await {
+        Ok(Some(announced)) => announced,
+        _ => Table::ALL.to_vec(),
     }
 }
 
