@@ -68,7 +68,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (GraphQL, playground, health checks); migrates the database first.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL) to standard output.
@@ -269,20 +269,43 @@ pub struct GenerateArgs {
 /// Settings of the HTTP server.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. A non-loopback address needs ADMIN_TOKEN or API_TOKEN, or --insecure.
+    /// Address to listen on. A non-loopback address needs a way to authenticate (a token,
+    /// TOKENS_FILE or JWT), or --insecure.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
 
-    /// Bearer token for admin operations (import, backup, restore) and writes.
+    /// Static bearer token with the admin role (identity `token:admin`).
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Token>,
 
-    /// Bearer token for write mutations.
+    /// Static bearer token with the editor role (identity `token:api`).
     #[arg(long, env = "API_TOKEN", hide_env_values = true)]
     pub api_token: Option<Token>,
 
-    /// Allow listening on a non-loopback address with no token set: reads are open, writes and
-    /// admin operations stay refused.
+    /// Static bearer token with the analyst role (identity `token:read`).
+    #[arg(long, env = "READ_TOKEN", hide_env_values = true)]
+    pub read_token: Option<Token>,
+
+    /// File of more static tokens, one per line: `name role sha256-of-the-token` (identity
+    /// `token:<name>`; `#` starts a comment). Make the digest with `printf %s "$TOKEN" | sha256sum`.
+    #[arg(long, env = "TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Role of requests without a token. Default: editor on a loopback address with no token
+    /// or JWT configured, analyst on a loopback address with some, none on any other address.
+    #[arg(long, env = "ANONYMOUS_ROLE", value_enum)]
+    pub anonymous_role: Option<AnonymousRole>,
+
+    /// Who may introspect the schema: everyone it lets in, or admins only.
+    #[arg(long, env = "INTROSPECTION", value_enum, default_value = "all")]
+    pub introspection: Introspection,
+
+    /// JWT bearer tokens from an OIDC identity provider.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+
+    /// Allow listening on a non-loopback address with no way to authenticate: anonymous
+    /// callers get ANONYMOUS_ROLE (viewer when unset) and nobody more.
     #[arg(long, env = "INSECURE")]
     pub insecure: bool,
 
@@ -401,6 +424,58 @@ pub struct ServeArgs {
     /// Where backup sets are kept (the backup and restore mutations).
     #[command(flatten)]
     pub storage: StorageArgs,
+}
+
+/// The role of requests without a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnonymousRole {
+    /// Refused with 401.
+    None,
+    /// Aggregates only.
+    Viewer,
+    /// Plus hire-level rows.
+    Analyst,
+    /// Plus the insert mutations.
+    Editor,
+}
+
+/// Who may introspect the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Introspection {
+    /// Every caller with a role.
+    All,
+    /// Admins only.
+    Admin,
+}
+
+/// JWT settings: JWT is on when JWT_JWKS_URL or JWT_PUBLIC_KEY_FILE is set.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// URL of the identity provider's JWKS document (keys are cached, and fetched again when
+    /// a token names an unknown key, at most once a second).
+    #[arg(long, env = "JWT_JWKS_URL", conflicts_with = "jwt_public_key_file")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// File with the public key (PEM: RSA, EC P-256 or Ed25519) or a JWKS document.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// The `iss` every JWT must carry (required when JWT is on).
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` every JWT must carry (required when JWT is on).
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Claim holding the role: a claim name or a dotted path such as `realm_access.roles`,
+    /// a string or a list; the highest of viewer, analyst, editor, admin wins.
+    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: String,
+
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 30)]
+    pub jwt_leeway_seconds: u64,
 }
 
 /// A bearer token from a flag or the environment.

@@ -31,6 +31,7 @@ pub struct Metrics {
     response_cache: IntCounterVec,
     response_cache_bytes: IntGauge,
     live: LiveMetrics,
+    auth_failures: IntCounterVec,
     names: Mutex<HashSet<String>>,
 }
 
@@ -139,6 +140,7 @@ impl Metrics {
         .expect("valid metric");
         let (response_cache, response_cache_bytes) = response_cache_metrics();
         let live = live_metrics();
+        let auth_failures = auth_failures();
         let build_info = build_info();
         for metric in [
             Box::new(build_info) as Box<dyn prometheus::core::Collector>,
@@ -152,6 +154,7 @@ impl Metrics {
             Box::new(live.connections.clone()),
             Box::new(live.subscriptions.clone()),
             Box::new(live.refused.clone()),
+            Box::new(auth_failures.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -170,6 +173,7 @@ impl Metrics {
             response_cache,
             response_cache_bytes,
             live,
+            auth_failures,
             names: Mutex::default(),
         }
     }
@@ -249,6 +253,12 @@ impl Metrics {
         self.live.refused.with_label_values(&[reason]).inc();
     }
 
+    /// Counts a refused bearer token (or a missing one where one is needed);
+    /// `reason` is one of [`AUTH_FAILURES`].
+    pub fn auth_failure(&self, reason: &str) {
+        self.auth_failures.with_label_values(&[reason]).inc();
+    }
+
     /// Everything, in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -275,6 +285,38 @@ fn build_info() -> IntGaugeVec {
         .with_label_values(&[env!("CARGO_PKG_VERSION")])
         .set(1);
     build_info
+}
+
+/// Why a request's credentials were refused.
+pub const AUTH_FAILURES: [&str; 12] = [
+    "missing_token",
+    "malformed",
+    "unknown_token",
+    "algorithm",
+    "unknown_key",
+    "signature",
+    "expired",
+    "not_yet_valid",
+    "issuer",
+    "audience",
+    "claims",
+    "keys_unavailable",
+];
+
+/// `auth_failures_total{reason}`, every reason at 0 from the start.
+fn auth_failures() -> IntCounterVec {
+    let failures = IntCounterVec::new(
+        Opts::new(
+            "auth_failures_total",
+            "Requests and WebSocket connections refused for their credentials, by reason",
+        ),
+        &["reason"],
+    )
+    .expect("valid metric");
+    for reason in AUTH_FAILURES {
+        failures.with_label_values(&[reason]);
+    }
+    failures
 }
 
 /// Open WebSocket connections, active subscriptions, and refusals by reason (all at 0 from the start).

@@ -1,8 +1,10 @@
 //! The admin console and the live dashboard in headless Chromium, against the
 //! built server on demo data, on SQLite and on PostgreSQL: a backup run from
 //! `/admin` to done with its progress shown live over the `operation`
-//! subscription, a dry-run restore of it, and a dashboard that refreshes by
-//! itself when a hire is stored (the `dataChanged` subscription).
+//! subscription, a dry-run restore of it, a dashboard that refreshes by
+//! itself when a hire is stored (the `dataChanged` subscription), and a
+//! dashboard that asks for a token where anonymous callers have no role and
+//! shows the reports once one is pasted.
 //!
 //! Without Chromium the tests are skipped with a notice; when `CI` is set they
 //! fail instead (`.ci/run` installs Debian's `chromium`).
@@ -16,6 +18,7 @@ use std::time::Duration;
 use common::{Server, TestDb, graphql_at};
 use devtools::{Browser, chromium};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-console-test";
 
@@ -39,6 +42,10 @@ async fn admin_graphql(server: &Server, query: &str) -> Value {
     answer["data"].clone()
 }
 
+/// Installs the TLS library reqwest needs (ours, aws-lc-rs) before the
+/// first HTTP client is made; reqwest has no built-in one in this build.
+fn install_tls_provider() {}
+
 /// A demo server with its backup folder, and a headless Chromium to drive it.
 struct Console {
     server: Server,
@@ -51,6 +58,7 @@ struct Console {
 /// Starts a [`Console`] on `t`, or `None` without Chromium (outside CI).
 fn open_console(t: &TestDb) -> Option<Console> {
     let chromium = chromium()?;
+    install_tls_provider();
     let backups = tempfile::tempdir().unwrap();
     let server = serve_demo(t, backups.path());
     let base = format!("http://{}", server.address);
@@ -137,7 +145,7 @@ fn run_backup(browser: &mut Browser) -> String {
     );
     assert!(succeeded["max"].as_f64().unwrap() > 0.0, "{succeeded}");
     assert_eq!(succeeded["value"], succeeded["max"], "{succeeded}");
-    assert_eq!(succeeded["startedBy"], "admin-token", "{succeeded}");
+    assert_eq!(succeeded["startedBy"], "token:admin", "{succeeded}");
     assert!(succeeded["finishedAt"].is_string(), "{succeeded}");
     let result = succeeded["result"].as_str().unwrap();
     let id = result
@@ -337,7 +345,151 @@ async fn the_dashboard_refreshes_by_itself_when_a_hire_is_stored(t: TestDb) {
     stop(browser, server);
 }
 
+/// A token with the viewer role, listed in the server's `TOKENS_FILE`.
+const VIEWER_TOKEN: &str = "viewer-token-for-the-dashboard-test";
+
+/// A demo server on `t` where requests without a token get 401
+/// (`ANONYMOUS_ROLE=none`), with [`VIEWER_TOKEN`] in its tokens file.
+fn serve_demo_for_token_holders(t: &TestDb, tokens: &std::path::Path) -> Server {
+    let digest: String = Sha256::digest(VIEWER_TOKEN.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let file = tokens.join("tokens");
+    std::fs::write(
+        &file,
+        format!("# the dashboard's wall screen\nwall-screen viewer {digest}\n"),
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    Server::start_with(
+        &t.url,
+        &[("ANONYMOUS_ROLE", "none"), ("TOKENS_FILE", &file)],
+        &["--demo"],
+    )
+}
+
+/// JavaScript: the token form's prompt, once it shows one.
+const TOKEN_PROMPT: &str = "!document.getElementById('token-form').hidden && \
+    !document.getElementById('token-prompt').hidden && \
+    document.getElementById('token-prompt').innerText";
+
+async fn the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and_shows_the_reports_with_one(
+    t: TestDb,
+) {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let tokens = tempfile::tempdir().unwrap();
+    let server = serve_demo_for_token_holders(&t, tokens.path());
+    let base = format!("http://{}", server.address);
+    let mut browser = Browser::launch(&chromium);
+
+    browser.navigate(&format!("{base}/?year=2021"));
+    let prompt = browser.wait_for("the token prompt", TOKEN_PROMPT);
+    assert!(
+        prompt.as_str().unwrap().contains("needs a token"),
+        "{prompt}"
+    );
+    let before = browser.evaluate(
+        "({ rows: document.querySelectorAll('#quarter-table tbody td.number').length, \
+           images: document.querySelectorAll('.chart img').length, \
+           status: document.getElementById('status').innerText, \
+           identity: document.getElementById('identity').innerText })",
+    );
+    assert_eq!(before["rows"], 0, "{before}");
+    assert_eq!(before["images"], 0, "{before}");
+    assert!(
+        before["status"]
+            .as_str()
+            .unwrap()
+            .contains("UNAUTHENTICATED"),
+        "{before}"
+    );
+    assert_eq!(before["identity"], "No token", "{before}");
+
+    // A token the server does not know is refused with its reason.
+    browser.type_into("#token", "not-a-token-of-this-server");
+    browser.click("#token-use");
+    let refused = browser.wait_for(
+        "the unknown token to be refused",
+        &format!(
+            "(() => {{ const text = {TOKEN_PROMPT}; \
+               return text && text.startsWith('The server refused your token') && text; }})()"
+        ),
+    );
+    assert!(
+        refused
+            .as_str()
+            .unwrap()
+            .contains("none of the configured tokens"),
+        "{refused}"
+    );
+
+    // Pasted as a whole header value, the viewer's token shows the reports.
+    browser.type_into("#token", &format!("Bearer {VIEWER_TOKEN}"));
+    browser.click("#token-use");
+    let shown = browser.wait_for(
+        "both charts, the reports and the live subscription",
+        "document.querySelectorAll('.chart img').length === 2 && \
+         document.getElementById('as-of').dataset.asOf && \
+         document.getElementById('live').dataset.status === 'live' && \
+         ({ rows: document.querySelectorAll('#quarter-table tbody tr').length, \
+            mean: document.getElementById('mean').innerText, \
+            errors: document.querySelectorAll('.error').length, \
+            form: document.getElementById('token-form').hidden, \
+            identity: document.getElementById('identity').innerText, \
+            forget: !document.getElementById('forget-token').hidden, \
+            session: sessionStorage.getItem('hiring-analytics.dashboard-token'), \
+            local: localStorage.length, url: location.href })",
+    );
+    assert!(shown["rows"].as_u64().unwrap() > 1, "{shown}");
+    assert!(
+        shown["mean"]
+            .as_str()
+            .unwrap()
+            .starts_with("Mean hires per department in 2021"),
+        "{shown}"
+    );
+    assert_eq!(shown["errors"], 0, "an error is shown: {shown}");
+    assert_eq!(shown["form"], true, "{shown}");
+    assert_eq!(shown["identity"], "Using a token", "{shown}");
+    assert_eq!(shown["forget"], true, "{shown}");
+    assert_eq!(shown["session"], VIEWER_TOKEN, "{shown}");
+    assert_eq!(shown["local"], 0, "{shown}");
+    assert_eq!(shown["url"], format!("{base}/?year=2021"), "{shown}");
+
+    // The CSV download goes with the token too.
+    browser.evaluate(
+        "window.csvBlobs = []; const made = URL.createObjectURL; \
+         URL.createObjectURL = (blob) => { window.csvBlobs.push(blob); return made(blob); }",
+    );
+    browser.click("[data-testid=csv-hires-by-quarter]");
+    let csv = browser.wait_for(
+        "the CSV export",
+        "window.csvBlobs.length === 1 && window.csvBlobs[0].text()",
+    );
+    assert!(
+        csv.as_str()
+            .unwrap()
+            .starts_with("departmentId,department,jobId,job,q1,q2,q3,q4,total"),
+        "{csv}"
+    );
+
+    // Forgotten, the token is gone from the tab and the prompt is back.
+    browser.click("#forget-token");
+    let prompt = browser.wait_for("the token prompt again", TOKEN_PROMPT);
+    assert!(
+        prompt.as_str().unwrap().contains("needs a token"),
+        "{prompt}"
+    );
+    let forgotten = browser.evaluate("sessionStorage.getItem('hiring-analytics.dashboard-token')");
+    assert_eq!(forgotten, Value::Null);
+    stop(browser, server);
+}
+
 db_tests!(
     the_admin_console_runs_a_backup_to_done_and_a_dry_run_restore,
     the_dashboard_refreshes_by_itself_when_a_hire_is_stored,
+    the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and_shows_the_reports_with_one,
 );

@@ -90,7 +90,7 @@ async fn admin(t: &TestDb, backups: &Backups, query: &str) -> Value {
 
 async fn execute(state: &AppState, query: &str) -> Value {
     let response = build_schema(state)
-        .execute(Request::new(query).data(Caller::Admin))
+        .execute(Request::new(query).data(Caller::admin()))
         .await;
     serde_json::to_value(response).unwrap()
 }

@@ -108,6 +108,7 @@ async fn a_page_on_a_listed_origin_writes_with_its_token_and_an_unlisted_one_can
     let Some(chromium) = chromium() else {
         return;
     };
+    // reqwest has no built-in TLS library in this build: it uses ours (aws-lc-rs).
     let token = "api-token-for-the-cors-browser-test";
     let insert = |id: i32| {
         format!(

@@ -178,7 +178,7 @@ async fn graphql_input_validation_never_panics_and_always_answers_with_codes(t: 
         runner.run(&graphql_input(), |(query, variables)| {
             let request = async_graphql::Request::new(query)
                 .variables(async_graphql::Variables::from_json(variables))
-                .data(hiring_analytics::auth::Caller::Admin);
+                .data(hiring_analytics::auth::Caller::admin());
             let response = handle.block_on(schema.execute(request));
             for error in &response.errors {
                 let code = error

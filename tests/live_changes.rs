@@ -54,7 +54,7 @@ async fn the_first_event_is_the_current_state_and_an_insert_brings_the_next(t: T
     load_generated(&t, generated(200, 3, 2021, 2021)).await;
     let dir = tempfile::tempdir().unwrap();
     let schema = schema_with_backups(&t, dir.path());
-    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));
+    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::admin()));
     let first = next_event(&mut events).await;
     assert_eq!(tables(&first), ["DEPARTMENTS", "JOBS", "HIRED_EMPLOYEES"]);
     let as_of = admin(&schema, "{ reportsAsOf }").await["reportsAsOf"].clone();
@@ -83,7 +83,7 @@ async fn the_first_event_is_the_current_state_and_an_insert_brings_the_next(t: T
 async fn a_csv_import_brings_an_event_naming_its_table(t: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let schema = schema_with_backups(&t, dir.path());
-    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));
+    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::admin()));
     next_event(&mut events).await;
     let csv = dir.path().join("jobs.csv");
     std::fs::write(&csv, "1,Engineer\n2,Analyst\n").unwrap();
@@ -91,7 +91,7 @@ async fn a_csv_import_brings_an_event_naming_its_table(t: TestDb) {
         "mutation($file: Upload!) { importCsv(table: JOBS, file: $file) { inserted } }",
     )
     .variables(Variables::from_json(json!({ "file": null })))
-    .data(Caller::Admin);
+    .data(Caller::admin());
     request.set_upload(
         "variables.file",
         UploadValue {
@@ -112,7 +112,7 @@ async fn a_restore_brings_an_event_and_rolled_back_writes_bring_none(t: TestDb) 
     let schema = schema_with_backups(&t, dir.path());
     let backup = admin(&schema, "mutation { backup { id } }").await;
     let id = backup["backup"]["id"].as_str().unwrap().to_owned();
-    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));
+    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::admin()));
     next_event(&mut events).await;
 
     // Rolled back: a dry-run restore, and a batch whose every row is refused.
@@ -184,7 +184,7 @@ async fn with_a_read_replica_an_event_waits_until_the_replica_shows_the_change(t
     state.changes =
         ChangeFeed::with_replica(t.db.clone(), replica.db.clone(), Duration::from_millis(50));
     let schema = build_schema(&state);
-    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::Admin));
+    let mut events = schema.execute_stream(Request::new(SUBSCRIBE).data(Caller::admin()));
     let first = next_event(&mut events).await;
 
     admin(&schema, INSERT_DEPARTMENT).await;

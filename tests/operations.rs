@@ -14,7 +14,7 @@ use common::{
 use futures_util::StreamExt;
 use hiring_analytics::{
     AppSchema,
-    auth::{AccessPolicy, Caller},
+    auth::{AccessPolicy, Caller, Role},
     build_schema,
     service::backup::{Backups, Storage},
 };
@@ -119,7 +119,7 @@ async fn a_backup_of_a_million_hires_started_with_start_backup_returns_at_once_a
     assert_eq!(node["id"], id.as_str());
     assert_eq!(node["kind"], "BACKUP");
     assert_eq!(node["state"], "SUCCEEDED");
-    assert_eq!(node["startedBy"], "admin-token");
+    assert_eq!(node["startedBy"], "token:admin");
 }
 
 async fn cancelling_a_restore_leaves_the_data_unchanged_and_cancelling_a_backup_leaves_no_set(
@@ -195,8 +195,13 @@ async fn operations_are_admin_only_and_unknown_ids_get_specific_errors(t: TestDb
         "mutation { startBackup { id } }",
         r#"mutation { cancelOperation(id: "1") { id } }"#,
     ] {
-        for caller in [Caller::Anonymous, Caller::Api] {
-            let response = schema.execute(Request::new(query).data(caller)).await;
+        for caller in [
+            Caller::anonymous(None),
+            Caller::service("api", Role::Editor),
+        ] {
+            let response = schema
+                .execute(Request::new(query).data(caller.clone()))
+                .await;
             let code = first_error_code(&serde_json::to_value(&response).unwrap());
             assert!(
                 matches!(code.as_deref(), Some("UNAUTHENTICATED" | "FORBIDDEN")),
@@ -205,7 +210,8 @@ async fn operations_are_admin_only_and_unknown_ids_get_specific_errors(t: TestDb
         }
     }
     let mut stream = schema.execute_stream(
-        Request::new(r#"subscription { operation(id: "1") { state } }"#).data(Caller::Anonymous),
+        Request::new(r#"subscription { operation(id: "1") { state } }"#)
+            .data(Caller::anonymous(None)),
     );
     let refused = serde_json::to_value(stream.next().await.unwrap()).unwrap();
     assert_eq!(
@@ -228,7 +234,7 @@ async fn operations_are_admin_only_and_unknown_ids_get_specific_errors(t: TestDb
         ),
     ] {
         let response = schema
-            .execute(Request::new(query).data(Caller::Admin))
+            .execute(Request::new(query).data(Caller::admin()))
             .await;
         let got = first_error_code(&serde_json::to_value(&response).unwrap());
         assert_eq!(got.as_deref(), Some(code), "{query}");
@@ -367,7 +373,7 @@ async fn cli_runs_are_recorded_as_started_by_the_cli_user(t: TestDb) {
 async fn follow_to_the_end(schema: &AppSchema, id: &str, fields: &str) -> Vec<Value> {
     let subscription = format!(r#"subscription {{ operation(id: "{id}") {{ {fields} }} }}"#);
     schema
-        .execute_stream(Request::new(subscription).data(Caller::Admin))
+        .execute_stream(Request::new(subscription).data(Caller::admin()))
         .map(|response| {
             assert!(response.errors.is_empty(), "{:?}", response.errors);
             response.data.into_json().unwrap()["operation"].clone()
@@ -388,7 +394,7 @@ async fn an_import_and_a_verification_started_as_operations_end_with_their_resul
         "mutation($file: Upload!) { startImportCsv(table: DEPARTMENTS, file: $file) { id kind state parameters } }",
     )
     .variables(async_graphql::Variables::from_json(json!({ "file": null })))
-    .data(Caller::Admin);
+    .data(Caller::admin());
     request.set_upload(
         "variables.file",
         async_graphql::UploadValue {

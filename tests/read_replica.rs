@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 async fn run(state: &AppState, query: &str) -> Value {
     let response = build_schema(state)
-        .execute(async_graphql::Request::new(query).data(Caller::Admin))
+        .execute(async_graphql::Request::new(query).data(Caller::admin()))
         .await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     response.data.into_json().unwrap()

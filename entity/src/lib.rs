@@ -1,5 +1,6 @@
 //! SeaORM entities: one module per table.
 
+pub mod audit_entry;
 pub mod department;
 pub mod hired_employee;
 pub mod hires_rollup;

@@ -8,6 +8,7 @@ mod m20261127_000003_create_hires_rollup;
 mod m20261130_000004_create_rollup_deltas;
 mod m20261201_000005_create_rollup_totals;
 mod m20261201_000006_create_operations;
+mod m20261201_000007_create_audit_log;
 
 /// Applies every migration of the product in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_create_rollup_deltas::Migration),
             Box::new(m20261201_000005_create_rollup_totals::Migration),
             Box::new(m20261201_000006_create_operations::Migration),
+            Box::new(m20261201_000007_create_audit_log::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! The subcommands, one file each.
 
+mod access;
 mod backup;
 mod failure;
 mod generate;
@@ -23,7 +24,7 @@ pub use failure::Failure;
 pub async fn run(cli: Cli) -> ExitCode {
     let database_url = cli.global.database_url.expose_secret();
     let result = match cli.command {
-        Command::Serve(args) => Box::pin(serve::run(database_url, args)).await,
+        Command::Serve(args) => Box::pin(serve::run(database_url, *args)).await,
         Command::Migrate => migrate::run(database_url).await,
         Command::Schema => schema::run(),
         Command::Import(args) => import::run(database_url, args).await,

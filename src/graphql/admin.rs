@@ -10,7 +10,7 @@ use entity::rejected_row;
 
 use super::{db, id_page, jobs, scalars::DateTime};
 use crate::{
-    auth::AdminAccess,
+    auth::{Needs, Role},
     error::AppError,
     rules::Table,
     service::{
@@ -67,7 +67,7 @@ pub struct AdminQuery;
 #[Object]
 impl AdminQuery {
     /// The rejected-row log, newest first, optionally for one source.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn rejected_rows(
         &self,
         ctx: &Context<'_>,
@@ -161,7 +161,7 @@ impl AdminMutation {
     /// Loads a headerless CSV file into one table, in one transaction, with the same rules
     /// and summary as `hiring-analytics import` (send it as a GraphQL multipart upload).
     /// Recorded in the operations log like `startImportCsv`, but answers when done.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn import_csv(
         &self,
         ctx: &Context<'_>,

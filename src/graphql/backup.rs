@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use super::{db, jobs, scalars::DateTime};
 use crate::{
     AppState,
-    auth::AdminAccess,
+    auth::{Needs, Role},
     rules::Table,
     service::{
         backup::{self, Manifest, Progress},
@@ -128,7 +128,7 @@ pub struct BackupQuery;
 #[Object]
 impl BackupQuery {
     /// The complete backup sets, newest first (sets without a manifest are never listed).
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn backups(&self, ctx: &Context<'_>) -> Result<Vec<BackupSet>> {
         let manifests = backup::list(&backups(ctx).storage).await?;
         Ok(manifests
@@ -208,7 +208,7 @@ pub struct BackupMutation;
 impl BackupMutation {
     /// Backs up tables (every table when `tables` is left out) from one consistent
     /// snapshot into a new set. Fails with `BUSY` while another backup or restore runs.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn backup(&self, ctx: &Context<'_>, tables: Option<Vec<Table>>) -> Result<BackupSet> {
         let manifest = jobs::run_to_end(ctx, backup_job(ctx, tables))
             .await?
@@ -219,7 +219,7 @@ impl BackupMutation {
     /// Re-reads every object of a set and checks its size, SHA-256, schema and every row.
     /// Fails with `CHECKSUM_MISMATCH`, `SCHEMA_MISMATCH`, `ROW_COUNT_MISMATCH`,
     /// `CORRUPT_BACKUP` or `INVALID_BACKUP_DATA` when it is not intact.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn verify_backup(&self, ctx: &Context<'_>, id: ID) -> Result<BackupVerification> {
         let output = jobs::run_to_end(ctx, verify_job(ctx, id)).await?;
         Ok(BackupVerification::new(output.into_verification()?, ctx))
@@ -228,7 +228,7 @@ impl BackupMutation {
     /// Replaces tables (every table of the set when `tables` is left out) with the set's
     /// contents, in one transaction, after checking the whole set. With `dryRun` everything
     /// is done except the commit. On any failure the database is left as it was.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn restore(
         &self,
         ctx: &Context<'_>,

@@ -12,6 +12,7 @@ use super::{
     read_db,
 };
 use crate::{
+    auth::{Needs, Role},
     error::AppError,
     service::{lookups, reports::HiresBy},
 };
@@ -177,6 +178,7 @@ pub struct DimensionsQuery;
 #[Object]
 impl DimensionsQuery {
     /// Every department, ordered by id.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
         let db = read_db(ctx);
         let rows = lookups::list_departments(db).await?;
@@ -185,12 +187,14 @@ impl DimensionsQuery {
     }
 
     /// The department with this id, or null when there is none.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn department(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Department>> {
         let mut found = departments_by_ids(read_db(ctx), &[id], &ctx.look_ahead()).await?;
         Ok(found.remove(&id))
     }
 
     /// Every job, ordered by id.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn jobs(&self, ctx: &Context<'_>) -> Result<Vec<Job>> {
         let db = read_db(ctx);
         let rows = lookups::list_jobs(db).await?;
@@ -199,6 +203,7 @@ impl DimensionsQuery {
     }
 
     /// The job with this id, or null when there is none.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn job(&self, ctx: &Context<'_>, id: i32) -> Result<Option<Job>> {
         let mut found = jobs_by_ids(read_db(ctx), &[id], &ctx.look_ahead()).await?;
         Ok(found.remove(&id))

@@ -16,7 +16,7 @@ use super::{
     scalars::DateTime,
 };
 use crate::{
-    auth::WriteAccess,
+    auth::{Needs, Role},
     error::AppError,
     rules::{Dimension, RawRecord},
     service::{
@@ -299,6 +299,7 @@ pub struct HiresQuery;
 #[Object]
 impl HiresQuery {
     /// The hire with this id, or null when there is none.
+    #[graphql(guard = "Needs(Role::Analyst)")]
     async fn hired_employee(&self, ctx: &Context<'_>, id: i32) -> Result<Option<HiredEmployee>> {
         let db = read_db(ctx);
         let selection = ctx.look_ahead();
@@ -314,6 +315,7 @@ impl HiresQuery {
     /// page at a time: `first` (default 50, at most 500) after the cursor
     /// `after`, or `last` before the cursor `before`.
     #[allow(clippy::too_many_arguments)] // one per GraphQL argument
+    #[graphql(guard = "Needs(Role::Analyst)")]
     async fn hired_employees(
         &self,
         ctx: &Context<'_>,
@@ -498,7 +500,7 @@ pub struct InsertMutation;
 impl InsertMutation {
     /// Inserts 1 to 1000 departments. Valid rows are stored in one transaction;
     /// refused rows are returned and logged. Rows already stored unchanged are counted, not rewritten.
-    #[graphql(guard = "WriteAccess")]
+    #[graphql(guard = "Needs(Role::Editor)")]
     async fn insert_departments(
         &self,
         ctx: &Context<'_>,
@@ -516,7 +518,7 @@ impl InsertMutation {
     }
 
     /// Inserts 1 to 1000 jobs, with the same rules as `insertDepartments`.
-    #[graphql(guard = "WriteAccess")]
+    #[graphql(guard = "Needs(Role::Editor)")]
     async fn insert_jobs(&self, ctx: &Context<'_>, rows: Vec<JobInput>) -> Result<InsertReport> {
         let records = records(&rows, |r| vec![r.id.to_string(), r.job.clone()])?;
         let report = ingest::insert_dimension_batch(
@@ -531,7 +533,7 @@ impl InsertMutation {
 
     /// Inserts 1 to 1000 hires. Their department and job must exist. Valid rows
     /// are stored in one transaction; refused rows are returned and logged.
-    #[graphql(guard = "WriteAccess")]
+    #[graphql(guard = "Needs(Role::Editor)")]
     async fn insert_hired_employees(
         &self,
         ctx: &Context<'_>,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use async_graphql::Context;
 use tokio::task::JoinHandle;
 
+use super::audit;
 use crate::{
     auth::caller,
     error::AppError,
@@ -36,7 +37,8 @@ async fn start_followed(
 ) -> Result<(OperationRecord, JoinHandle<Result<Output, AppError>>), AppError> {
     let state = ctx.data_unchecked::<AppState>().clone();
     let kind = job.kind().metric_name();
-    let started = operations::start(&state.db, job, caller(ctx).identity()).await?;
+    let started = operations::start(&state.db, job, &caller(ctx).identity).await?;
+    audit::started_operation(started.record.id);
     let began = Instant::now();
     let finished = tokio::spawn(async move {
         let outcome = started.finished.await.map_err(|err| {

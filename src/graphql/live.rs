@@ -13,7 +13,7 @@ use super::{
     scalars::DateTime,
 };
 use crate::{
-    auth::AdminAccess,
+    auth::{Needs, Role},
     rules::Table,
     service::{
         changes::{self, ChangeFeed},
@@ -59,6 +59,7 @@ impl SubscriptionRoot {
     /// The current state first, then one event after each committed change (insert,
     /// import, restore), from this server or any other on the same database; changes
     /// that come faster than `CHANGE_EVENT_INTERVAL_MS` are announced together.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn data_changed(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = DataChange>> {
         let feed = ctx.data_unchecked::<AppState>().changes.clone();
         let (current, events) = feed.subscribe().await?;
@@ -70,7 +71,7 @@ impl SubscriptionRoot {
 
     /// Admin only. The operation's current state first, then each step of its progress
     /// (at least once a second while it runs), then its final state; then it completes.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn operation(&self, ctx: &Context<'_>, id: ID) -> Result<impl Stream<Item = Operation>> {
         let id = operation_id(&id)?;
         let db = db(ctx).clone();

@@ -6,6 +6,8 @@
 //! resolver imports a file that imports it back.
 
 mod admin;
+pub mod audit;
+mod audit_log;
 mod backup;
 mod dimensions;
 pub mod error_codes;

@@ -8,16 +8,18 @@ use async_graphql::{
 
 use super::{
     admin::{ImportSummary, import_job},
+    audit_log::AuditEntry,
     backup::{BackupSet, BackupVerification, RestoreReport, backup_job, restore_job, verify_job},
     db, id_page, jobs,
     scalars::DateTime,
 };
 use crate::{
-    auth::AdminAccess,
+    auth::{Needs, Role},
     error::{AppError, ErrorClass},
     rules::Table,
-    service::operations::{
-        self, Filter, Kind, OperationRecord, Output, State, output_of, state_of,
+    service::{
+        audit,
+        operations::{self, Filter, Kind, OperationRecord, Output, State, output_of, state_of},
     },
 };
 
@@ -105,7 +107,8 @@ impl Operation {
         self.0.finished_at.map(DateTime)
     }
 
-    /// Who started it: `admin-token`, or `cli:<user>` for the command line.
+    /// Who started it: `token:<name>` for a static token, `user:<sub>` for a JWT, or
+    /// `cli:<user>` for the command line.
     async fn started_by(&self) -> &str {
         &self.0.started_by
     }
@@ -139,6 +142,15 @@ impl Operation {
     async fn cancel_requested(&self) -> bool {
         self.0.cancel_requested
     }
+
+    /// The audit log's entry of the call that started it; null for one started
+    /// before the audit log existed, or asked for in the very call that starts it
+    /// (the entry is recorded once that call has answered).
+    async fn audit_entry(&self, ctx: &Context<'_>) -> Result<Option<AuditEntry>> {
+        Ok(audit::of_operation(db(ctx), self.0.id)
+            .await?
+            .map(AuditEntry))
+    }
 }
 
 /// The operation id `id`, or `INVALID_OPERATION_ID`.
@@ -167,14 +179,14 @@ pub struct OperationsQuery;
 #[Object]
 impl OperationsQuery {
     /// The operation `id`, or null when there is none.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn operation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Operation>> {
         let record = operations::get(db(ctx), operation_id(&id)?).await?;
         Ok(record.map(Operation))
     }
 
     /// Imports, backups, verifications and restores, newest first.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn operations(
         &self,
         ctx: &Context<'_>,
@@ -206,7 +218,7 @@ pub struct OperationsMutation;
 #[Object]
 impl OperationsMutation {
     /// Starts a backup of tables (every table when `tables` is left out).
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn start_backup(
         &self,
         ctx: &Context<'_>,
@@ -216,14 +228,14 @@ impl OperationsMutation {
     }
 
     /// Starts a verification of the backup set `id`.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn start_verify_backup(&self, ctx: &Context<'_>, id: ID) -> Result<Operation> {
         Ok(Operation(jobs::start(ctx, verify_job(ctx, id)).await?))
     }
 
     /// Starts a restore of tables (every table of the set when `tables` is left out) from
     /// the set `backupId`; with `dryRun`, everything but the commit.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn start_restore(
         &self,
         ctx: &Context<'_>,
@@ -236,7 +248,7 @@ impl OperationsMutation {
     }
 
     /// Starts an import of a headerless CSV file (a multipart upload) into one table.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn start_import_csv(
         &self,
         ctx: &Context<'_>,
@@ -250,7 +262,7 @@ impl OperationsMutation {
     /// Asks the operation to stop, wherever it runs: an import or restore rolls back, a
     /// backup deletes its partial set. It ends `CANCELLED` within a second or so (or with
     /// its own outcome, if it finished first). Answers with the operation as it is now.
-    #[graphql(guard = "AdminAccess")]
+    #[graphql(guard = "Needs(Role::Admin)")]
     async fn cancel_operation(&self, ctx: &Context<'_>, id: ID) -> Result<Operation> {
         let id = operation_id(&id)?;
         let record = operations::request_cancel(db(ctx), id).await?;

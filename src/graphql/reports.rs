@@ -6,6 +6,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use sea_orm::DatabaseConnection;
 
 use super::{check_filter_ids, read_db, scalars::DateTime};
+use crate::auth::{Needs, Role};
 use crate::service::{
     charts::{self, ChartFormat},
     reports,
@@ -135,6 +136,7 @@ impl ReportsQuery {
     /// at least one hire that year, ordered by department name, then job name,
     /// in byte order ("GIS Technical Architect" before "General Manager").
     /// Optionally limited to some departments or jobs.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn hires_by_quarter(
         &self,
         ctx: &Context<'_>,
@@ -157,6 +159,7 @@ impl ReportsQuery {
     /// The departments that hired more than the mean number of hires per
     /// department in `year` (UTC). The mean is taken over the departments that
     /// hired at least once that year. Ordered by hires, most first, then by id.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn departments_above_mean(
         &self,
         ctx: &Context<'_>,
@@ -183,6 +186,7 @@ impl ReportsQuery {
     /// Hires per department in `year`, stacked by quarter, with a Q1..Q4
     /// legend and the year in the title; the same data as `hiresByQuarter`.
     /// Width and height are 200 to 4000 pixels.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn hires_by_quarter_chart(
         &self,
         ctx: &Context<'_>,
@@ -200,6 +204,7 @@ impl ReportsQuery {
     /// Hires per department in `year` as bars, the mean as a line, and the
     /// departments above the mean highlighted; the same data as
     /// `departmentsAboveMean`. Width and height are 200 to 4000 pixels.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn departments_above_mean_chart(
         &self,
         ctx: &Context<'_>,
@@ -217,6 +222,7 @@ impl ReportsQuery {
     /// When hires last changed: every report includes the hires stamped up to
     /// this instant (null before any hire was stored). To cache answers, use
     /// their HTTP `ETag`: a slower writer may still commit hires stamped earlier.
+    #[graphql(guard = "Needs(Role::Viewer)")]
     async fn reports_as_of(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
         Ok(reports::hires_changed_at(read_db(ctx)).await?.map(DateTime))
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, Schema};
 
 use super::{
-    admin, backup, dimensions, error_codes::ErrorCodes, hires, live::SubscriptionRoot, observe,
-    operations, reports,
+    admin, audit, audit_log, backup, dimensions, error_codes::ErrorCodes, hires,
+    live::SubscriptionRoot, observe, operations, reports,
 };
 use crate::state::AppState;
 
@@ -20,6 +20,7 @@ pub struct QueryRoot(
     admin::AdminQuery,
     backup::BackupQuery,
     operations::OperationsQuery,
+    audit_log::AuditLogQuery,
 );
 
 /// Every mutation field.
@@ -48,6 +49,7 @@ pub fn build_schema(state: &AppState) -> AppSchema {
     .extension(ErrorCodes)
     .extension(state.query_limits.field_count_limit())
     .extension(observe::Observe(Arc::clone(&state.metrics)))
+    .extension(audit::Audit)
     .finish()
 }
 

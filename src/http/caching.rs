@@ -205,7 +205,7 @@ fn copy_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut S
 /// as `media`.
 pub fn etag(
     request: &async_graphql::Request,
-    caller: Caller,
+    caller: &Caller,
     media: MediaType,
     version: &DataVersion,
 ) -> String {
@@ -224,7 +224,7 @@ pub fn etag(
 
 /// The strong ETag of a resource named by `parts` (such as a CSV export and
 /// its year) for `caller` at `version`.
-pub fn tag_of(parts: &[&str], caller: Caller, version: &DataVersion) -> String {
+pub fn tag_of(parts: &[&str], caller: &Caller, version: &DataVersion) -> String {
     let mut hash = Sha256::new();
     let fixed = [
         env!("CARGO_PKG_VERSION"),

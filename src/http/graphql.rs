@@ -103,7 +103,7 @@ async fn execute(exchange: Exchange<'_>, mut request: async_graphql::Request) ->
             return respond(&exchange, answer, None);
         }
     };
-    let etag = caching::etag(&request, exchange.caller, exchange.media, &version);
+    let etag = caching::etag(&request, &exchange.caller, exchange.media, &version);
     if caching::not_modified(exchange.headers, &etag) {
         return caching::not_modified_response(&etag, exchange.state.cache_max_age);
     }
@@ -115,8 +115,25 @@ async fn execute(exchange: Exchange<'_>, mut request: async_graphql::Request) ->
 }
 
 /// Runs `request` through the schema.
-async fn run(exchange: &Exchange<'_>, request: async_graphql::Request) -> async_graphql::Response {
-    exchange.schema.execute(request.data(exchange.caller)).await
+async fn run(
+    exchange: &Exchange<'_>,
+    mut request: async_graphql::Request,
+) -> async_graphql::Response {
+    if !exchange.state.policy.allows_introspection(&exchange.caller) {
+        request = request.disable_introspection();
+    }
+    // Set by the request-id layer on every request; the audit log records it.
+    let request_id = exchange
+        .headers
+        .get(super::request_id::REQUEST_ID)
+        .and_then(|value| value.to_str().ok());
+    if let Some(request_id) = request_id {
+        request = request.data(crate::graphql::audit::RequestId(request_id.to_owned()));
+    }
+    exchange
+        .schema
+        .execute(request.data(exchange.caller.clone()))
+        .await
 }
 
 /// The answer kept under `etag`, or the one computed now (and kept, when it
@@ -190,8 +207,8 @@ fn respond(exchange: &Exchange<'_>, answer: Answer, etag: Option<&str>) -> Respo
 }
 
 /// The media type `req` accepts, or the 406 answer when it accepts none we send.
-fn negotiated(req: &Request) -> Result<MediaType, HttpError> {
-    MediaType::negotiate(req.headers()).ok_or_else(|| {
+fn negotiated(headers: &HeaderMap) -> Result<MediaType, HttpError> {
+    MediaType::negotiate(headers).ok_or_else(|| {
         HttpError::new(
             StatusCode::NOT_ACCEPTABLE,
             "NOT_ACCEPTABLE",
@@ -211,7 +228,7 @@ pub async fn graphql_get(
     if req.uri().query().is_none_or(str::is_empty) || prefers_html(req.headers()) {
         return pages::playground(state.playground_cdn).into_response();
     }
-    match read_get(&state, &req) {
+    match read_get(&state, req.headers(), req.uri()).await {
         Ok((caller, request, media)) => {
             let exchange = Exchange {
                 state: &state,
@@ -228,13 +245,14 @@ pub async fn graphql_get(
 }
 
 /// The caller, request and media type of a GET.
-fn read_get(
+async fn read_get(
     state: &AppState,
-    req: &Request,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
 ) -> Result<(Caller, async_graphql::Request, MediaType), HttpError> {
-    let media = negotiated(req)?;
-    let caller = identify(&state.policy, req.headers())?;
-    let request = GetParams::read(req.uri())?.into_request()?;
+    let media = negotiated(headers)?;
+    let caller = identify(state, headers).await?;
+    let request = GetParams::read(uri)?.into_request()?;
     Ok((caller, request, media))
 }
 
@@ -255,16 +273,16 @@ pub async fn graphql_post(
     State(schema): State<AppSchema>,
     req: Request,
 ) -> Response {
-    let media = match negotiated(&req) {
+    let media = match negotiated(req.headers()) {
         Ok(media) => media,
         Err(err) => return err.into_response(),
     };
-    let caller = match identify(&state.policy, req.headers()) {
+    let headers = req.headers().clone();
+    let caller = match identify(&state, &headers).await {
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
-    let headers = req.headers().clone();
-    match read_request(req, caller, &state).await {
+    match read_request(req, &caller, &state).await {
         Ok(request) => {
             let exchange = Exchange {
                 state: &state,

@@ -16,7 +16,10 @@ use serde::Deserialize;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::error::HttpError;
-use crate::{auth::Caller, state::AppState};
+use crate::{
+    auth::{Caller, Role},
+    state::AppState,
+};
 
 /// The parameters of a GET request, as the GraphQL-over-HTTP spec names them.
 #[derive(Debug, Default, Deserialize)]
@@ -88,7 +91,7 @@ enum BodyKind {
 /// CORS preflight; refusing them (multipart unless it carries the admin
 /// token, which a browser cannot add cross-site) keeps another web page from
 /// writing through a user's local server.
-fn body_kind(headers: &HeaderMap, caller: Caller) -> Result<BodyKind, HttpError> {
+fn body_kind(headers: &HeaderMap, caller: &Caller) -> Result<BodyKind, HttpError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -97,11 +100,11 @@ fn body_kind(headers: &HeaderMap, caller: Caller) -> Result<BodyKind, HttpError>
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     match essence {
         "application/json" | "application/graphql-response+json" => Ok(BodyKind::Json),
-        "multipart/form-data" if caller == Caller::Admin => Ok(BodyKind::Multipart),
+        "multipart/form-data" if caller.has(Role::Admin) => Ok(BodyKind::Multipart),
         "multipart/form-data" => Err(HttpError::new(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            "multipart requests carry file uploads (importCsv), which need the admin token",
+            "multipart requests carry file uploads (importCsv), which need the admin role",
         )),
         _ => Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -117,7 +120,7 @@ fn body_kind(headers: &HeaderMap, caller: Caller) -> Result<BodyKind, HttpError>
 /// `upload_limit`, and their files are spooled to temporary files, not memory.
 pub async fn read_request(
     req: Request,
-    caller: Caller,
+    caller: &Caller,
     state: &AppState,
 ) -> Result<async_graphql::Request, HttpError> {
     let kind = body_kind(req.headers(), caller)?;

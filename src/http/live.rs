@@ -29,15 +29,14 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use futures_util::{SinkExt, StreamExt, future, stream::BoxStream};
+use futures_util::{FutureExt, SinkExt, StreamExt, future, future::BoxFuture, stream::BoxStream};
 
 use super::{
     MAX_QUERY_BYTES, abuse_limits::RequestLimits, error::HttpError, live_limits::Slot,
     persisted::PersistedQueries,
 };
 use crate::{
-    auth::AccessPolicy, graphql::error_codes::with_code, graphql::schema::AppSchema,
-    metrics::Metrics, state::AppState,
+    graphql::error_codes::with_code, graphql::schema::AppSchema, metrics::Metrics, state::AppState,
 };
 
 /// How long a client has to send `connection_init` (closed with 4408 after).
@@ -113,6 +112,8 @@ struct Counted {
     /// Every operation counts against the client's HTTP rate (`RATE_LIMIT_PER_SECOND`).
     limits: RequestLimits,
     client: IpAddr,
+    /// Whether the connection's caller may introspect (`INTROSPECTION`).
+    introspection: Arc<AtomicBool>,
 }
 
 /// A one-result stream that refuses an operation with `code`.
@@ -138,6 +139,9 @@ impl Counted {
         if request.query.len() > MAX_QUERY_BYTES {
             let message = format!("the query is longer than {MAX_QUERY_BYTES} bytes");
             return Err(refusal(&message, "QUERY_TOO_LARGE"));
+        }
+        if !self.introspection.load(Ordering::Relaxed) {
+            request = request.disable_introspection();
         }
         Ok(request)
     }
@@ -193,26 +197,44 @@ impl Executor for Counted {
     }
 }
 
-/// Identifies the caller from `connection_init`'s payload; a bad token sets `refused`.
+/// Identifies the caller from `connection_init`'s payload by the HTTP rules;
+/// a refused token (or none, where anonymous callers may do nothing) sets
+/// `refused`, and is counted and logged without the token.
 fn identify(
-    policy: Arc<AccessPolicy>,
+    state: &AppState,
     refused: Arc<AtomicBool>,
-) -> impl FnOnce(serde_json::Value) -> future::Ready<async_graphql::Result<Data>> + Send + 'static {
+    introspection: Arc<AtomicBool>,
+) -> impl FnOnce(serde_json::Value) -> BoxFuture<'static, async_graphql::Result<Data>> + Send + 'static
+{
+    let policy = Arc::clone(&state.policy);
+    let metrics = Arc::clone(&state.metrics);
     move |payload| {
-        let authorization = ["authorization", "Authorization"]
-            .iter()
-            .find_map(|key| payload.get(*key)?.as_str());
-        future::ready(match policy.identify(authorization.map(str::as_bytes)) {
-            Ok(caller) => {
-                let mut data = Data::default();
-                data.insert(caller);
-                Ok(data)
-            }
-            Err(_) => {
-                refused.store(true, Ordering::Relaxed);
-                Err(async_graphql::Error::new("Forbidden"))
-            }
-        })
+        async move {
+            let authorization = ["authorization", "Authorization"]
+                .iter()
+                .find_map(|key| payload.get(*key)?.as_str());
+            let reason = match policy.identify(authorization.map(str::as_bytes)).await {
+                Ok(caller) if caller.role.is_none() && caller.is_anonymous() => "missing_token",
+                Ok(caller) => {
+                    introspection.store(policy.allows_introspection(&caller), Ordering::Relaxed);
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    return Ok(data);
+                }
+                Err(refusal) => {
+                    tracing::warn!(
+                        reason = refusal.reason,
+                        "refused a WebSocket token: {}",
+                        refusal.message
+                    );
+                    refusal.reason
+                }
+            };
+            metrics.auth_failure(reason);
+            refused.store(true, Ordering::Relaxed);
+            Err(async_graphql::Error::new("Forbidden"))
+        }
+        .boxed()
     }
 }
 
@@ -258,8 +280,10 @@ async fn serve(
         persisted: Arc::clone(&state.persisted),
         limits: state.request_limits.clone(),
         client,
+        introspection: Arc::new(AtomicBool::new(true)),
     };
     let active = Arc::clone(&executor.active);
+    let introspection = Arc::clone(&executor.introspection);
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|message| future::ready(!matches!(message, Err(_) | Ok(Message::Close(_)))))
@@ -270,8 +294,11 @@ async fn serve(
                 _ => None,
             })
         });
-    let mut outgoing = GraphQLSocket::new(executor, input, protocol)
-        .on_connection_init(identify(Arc::clone(&state.policy), Arc::clone(&refused)));
+    let mut outgoing = GraphQLSocket::new(executor, input, protocol).on_connection_init(identify(
+        &state,
+        Arc::clone(&refused),
+        introspection,
+    ));
     let mut watch = Watch {
         opened: Instant::now(),
         busy_at: Instant::now(),

@@ -1,6 +1,7 @@
 //! The real work: plain async functions over a database connection, shared by
 //! GraphQL, the CLI and tests.
 
+pub mod audit;
 pub mod background;
 pub mod backup;
 pub mod changes;

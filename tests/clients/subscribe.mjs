@@ -158,7 +158,7 @@ await part('operation(id) follows a backup to its end', async () => {
   );
   summary.started = started;
   check('startBackup returns the operation queued or running', ['QUEUED', 'RUNNING'].includes(started.state), started);
-  check('startBackup names the admin token as its starter', started.kind === 'BACKUP' && started.startedBy === 'admin-token', started);
+  check('startBackup names the admin token as its starter', started.kind === 'BACKUP' && started.startedBy === 'token:admin', started);
 
   const events = [];
   summary.operation = events;

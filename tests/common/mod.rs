@@ -9,10 +9,12 @@
 // Each test binary uses part of the harness, so the rest is unused there.
 #![allow(dead_code, unused_imports)]
 
+pub mod bound;
 pub mod chromium;
 pub mod db;
 pub mod fixtures;
 pub mod http;
+pub mod jwt;
 pub mod node;
 pub mod rollup;
 pub mod schema;

@@ -23,7 +23,7 @@ pub fn schema_with_backups(t: &TestDb, dir: &Path) -> AppSchema {
 /// Runs `query` as the admin and returns its data; fails the test on any error.
 pub async fn admin(schema: &AppSchema, query: &str) -> Value {
     let response = schema
-        .execute(Request::new(query).data(Caller::Admin))
+        .execute(Request::new(query).data(Caller::admin()))
         .await;
     assert!(response.errors.is_empty(), "{query}: {:?}", response.errors);
     response.data.into_json().unwrap()
