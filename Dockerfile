@@ -75,11 +75,12 @@ COPY --from=builder /usr/local/bin/hiring-analytics /usr/local/bin/hiring-analyt
 # PostgreSQL and S3 (MinIO); S3_ENDPOINT, S3_REGION, AWS_ACCESS_KEY_ID and
 # AWS_SECRET_ACCESS_KEY configure S3.
 #
-# Security: `serve` refuses a non-loopback BIND such as 0.0.0.0:8000 unless ADMIN_TOKEN or
-# API_TOKEN is set, or INSECURE=true (reads open to anyone, writes and admin operations
-# refused). No token is baked in and INSECURE is deliberately not set: pass
-# `-e ADMIN_TOKEN=...` (and optionally `-e API_TOKEN=...`) at run time. Without one the
-# container exits at start-up with a configuration error.
+# Security: `serve` refuses a non-loopback BIND such as 0.0.0.0:8000 with no way to
+# authenticate: set ADMIN_TOKEN, API_TOKEN, READ_TOKEN, TOKENS_FILE or JWT (JWT_JWKS_URL with
+# JWT_ISSUER and JWT_AUDIENCE). Requests without a token then get 401 (ANONYMOUS_ROLE=none,
+# the default off loopback). No token is baked in and INSECURE is deliberately not set: pass
+# `-e ADMIN_TOKEN=...` or the JWT settings at run time. Without one the container exits at
+# start-up with a configuration error.
 ENV BIND=0.0.0.0:8000 \
     LOG_FORMAT=json \
     DATABASE_URL="sqlite:///var/lib/hiring-analytics/hiring.db?mode=rwc" \

@@ -1,7 +1,8 @@
 // The admin console: backup sets and long-running operations, with live
 // progress over a GraphQL subscription. Queries and mutations go to POST
-// /graphql with the admin token, which is kept in this tab's session storage
-// only: never in local storage, cookies or URLs.
+// /graphql with the admin token (a static token with the admin role, or a JWT
+// from the identity provider with the admin role), which is kept in this
+// tab's session storage only: never in local storage, cookies or URLs.
 "use strict";
 
 const TOKEN_KEY = "hiring-analytics.admin-token";
@@ -57,14 +58,47 @@ function storedToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+/** A pasted token without surrounding space or a pasted `Bearer ` prefix. */
+function cleanToken(text) {
+  return text.trim().replace(/^bearer\s+/i, "").trim();
+}
+
+/** Who a JWT says it is, for display only (the server checks the token); null for other tokens. */
+function jwtName(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const base64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const binary = atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "="));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    return claims.email || claims.preferred_username || claims.name || (claims.sub ? "user:" + claims.sub : null);
+  } catch {
+    return null;
+  }
+}
+
 function showSignedIn(signedIn) {
   $("sign-in").hidden = signedIn;
   $("console").hidden = !signedIn;
   $("sign-out").hidden = !signedIn;
+  if (!signedIn) $("identity").hidden = true;
+}
+
+// Shows who is signed in, once the server has accepted the token as an admin's.
+function showIdentity() {
+  const token = storedToken();
+  if (!token) return;
+  const name = jwtName(token);
+  $("identity").textContent = (name ? "Signed in as " + name : "Signed in with a static token") + " · admin";
+  $("identity").hidden = false;
 }
 
 function signOut(reason) {
   sessionStorage.removeItem(TOKEN_KEY);
+  if (reason && reason.code === "FORBIDDEN") {
+    // The token is valid but its role is lower: say what the console needs.
+    reason = new ApiError("This console needs the admin role, which this token does not have: " + reason.message, reason.code);
+  }
   if (live) live.dispose();
   live = null;
   watching.clear();
@@ -408,6 +442,7 @@ function onOperationAction(event) {
 async function loadConsole() {
   const data = await attempt(() => graphql(CONSOLE_QUERY));
   if (!data) return;
+  showIdentity();
   renderBackups(data.backups);
   renderOperations(data.operations.edges.map((edge) => edge.node));
 }
@@ -415,7 +450,7 @@ async function loadConsole() {
 function init() {
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
-    const token = $("token").value.trim();
+    const token = cleanToken($("token").value);
     $("token").value = "";
     if (!token) return;
     sessionStorage.setItem(TOKEN_KEY, token);

@@ -1,6 +1,14 @@
 // The dashboard: one GraphQL request per year for both reports and both charts,
 // made again whenever the `dataChanged` subscription says the data changed.
+//
+// A bearer token pasted into the Token form (a static token or a JWT from the
+// identity provider) is kept in this tab's session storage only (never in
+// local storage, cookies or URLs) and sent with every request: in the
+// `Authorization` header of GraphQL requests and CSV downloads, and in the
+// WebSocket's `connection_init` payload.
 "use strict";
+
+const TOKEN_KEY = "hiring-analytics.dashboard-token";
 
 const QUERY = `query Dashboard($year: Int!) {
   hiresByQuarter(year: $year) { department job q1 q2 q3 q4 total }
@@ -12,7 +20,92 @@ const QUERY = `query Dashboard($year: Int!) {
 
 const DATA_CHANGED = "subscription DashboardDataChanged { dataChanged { asOf tables version } }";
 
+const QUARTER_COLUMNS = [["department"], ["job"], ["q1", true], ["q2", true], ["q3", true], ["q4", true], ["total", true]];
+const MEAN_COLUMNS = [["id", true], ["department"], ["hired", true]];
+
 const $ = (id) => document.getElementById(id);
+
+// ---- The token ----
+
+function storedToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** The `Authorization` header for the stored token, if there is one. */
+function authHeaders() {
+  const token = storedToken();
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+/** A pasted token without surrounding space or a pasted `Bearer ` prefix. */
+function cleanToken(text) {
+  return text.trim().replace(/^bearer\s+/i, "").trim();
+}
+
+/** Who a JWT says it is, for display only (the server checks the token); null for other tokens. */
+function jwtName(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const base64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const binary = atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "="));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    return claims.email || claims.preferred_username || claims.name || (claims.sub ? "user:" + claims.sub : null);
+  } catch {
+    return null;
+  }
+}
+
+function showIdentity() {
+  const token = storedToken();
+  const name = token && jwtName(token);
+  $("identity").dataset.state = token ? "token" : "anonymous";
+  $("identity").textContent = !token ? "No token" : name ? "Signed in as " + name : "Using a token";
+  $("forget-token").hidden = !token;
+}
+
+/** Opens the token form, with `message` saying why when given. */
+function askForToken(message) {
+  $("token-prompt").textContent = message || "";
+  $("token-prompt").hidden = !message;
+  $("token-form").hidden = false;
+  $("token").focus();
+}
+
+function closeTokenForm() {
+  $("token-form").hidden = true;
+  $("token-prompt").hidden = true;
+  $("token").value = "";
+}
+
+function useToken(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+  closeTokenForm();
+  showIdentity();
+  start();
+}
+
+function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showIdentity();
+  start();
+}
+
+/** Asks for a token after a 401, saying why. */
+function unauthenticated(error) {
+  askForToken(storedToken()
+    ? "The server refused your token: " + error.message + ". Paste another one, or forget it."
+    : "This server needs a token to show the reports. Paste one here: a token you were given, or a JWT from your identity provider.");
+}
+
+// ---- Showing things ----
+
+const codeOf = (error) => (error && error.extensions && error.extensions.code) || null;
+const describe = (error) => error.message + (codeOf(error) ? " [" + codeOf(error) + "]" : "");
+
+function paragraph(className, text) {
+  return Object.assign(document.createElement("p"), { className, textContent: text });
+}
 
 function cell(text, number) {
   const td = document.createElement("td");
@@ -21,14 +114,14 @@ function cell(text, number) {
   return td;
 }
 
-function fillTable(table, rows, columns, empty) {
+function fillTable(table, rows, columns, empty, emptyClass) {
   const body = table.tBodies[0];
   body.replaceChildren();
   if (rows.length === 0) {
     const tr = document.createElement("tr");
     const td = cell(empty);
     td.colSpan = columns.length;
-    td.className = "loading";
+    td.className = emptyClass || "loading";
     tr.append(td);
     body.append(tr);
     return;
@@ -49,21 +142,46 @@ function showChart(container, dataUrl, alt) {
 
 function setLoading(loading) {
   for (const id of ["quarter-chart", "mean-chart"]) {
-    if (loading) $(id).replaceChildren(Object.assign(document.createElement("p"), { className: "loading", textContent: "Loading…" }));
+    if (loading) $(id).replaceChildren(paragraph("loading", "Loading…"));
   }
   $("status").className = loading ? "loading" : "";
   $("status").textContent = loading ? "Loading…" : "";
 }
 
-function showError(message) {
+function showStatusError(message) {
   $("status").className = "error";
   $("status").textContent = message;
-  for (const id of ["quarter-chart", "mean-chart"]) {
-    $(id).replaceChildren(Object.assign(document.createElement("p"), { className: "error", textContent: "Could not load: " + message }));
-  }
-  fillTable($("quarter-table"), [], [[0], [1], [2], [3], [4], [5], [6]], "Could not load.");
-  fillTable($("mean-table"), [], [[0], [1], [2]], "Could not load.");
 }
+
+/** Shows `message` in place of one view: a chart, a table, or the mean line. */
+function viewError(view, message) {
+  const text = "Could not load: " + message;
+  switch (view) {
+    case "quarterChart": $("quarter-chart").replaceChildren(paragraph("error", text)); break;
+    case "meanChart": $("mean-chart").replaceChildren(paragraph("error", text)); break;
+    case "hiresByQuarter": fillTable($("quarter-table"), [], QUARTER_COLUMNS, text, "error"); break;
+    case "departmentsAboveMean":
+      $("mean").textContent = "";
+      fillTable($("mean-table"), [], MEAN_COLUMNS, text, "error");
+      break;
+  }
+}
+
+function showError(message) {
+  showStatusError(message);
+  for (const view of ["quarterChart", "meanChart", "hiresByQuarter", "departmentsAboveMean"]) viewError(view, message);
+  showAsOf(undefined);
+}
+
+function showAsOf(asOf) {
+  const element = $("as-of");
+  element.dataset.asOf = asOf || "";
+  element.title = asOf || "";
+  element.textContent = asOf ? "Data as of " + new Date(asOf).toLocaleString()
+    : asOf === null ? "No hires stored yet" : "";
+}
+
+// ---- Loading ----
 
 // Which answer is wanted: a slower answer for an earlier request is dropped.
 let requested = 0;
@@ -71,11 +189,19 @@ let requested = 0;
 let refreshing = null;
 let refreshAgain = false;
 
-function showAsOf(asOf) {
-  const element = $("as-of");
-  element.dataset.asOf = asOf || "";
-  element.title = asOf || "";
-  element.textContent = asOf ? "Data as of " + new Date(asOf).toLocaleString() : "No hires stored yet";
+/** POSTs the dashboard's query; the answer's JSON, or an error answer made up for a non-JSON reply. */
+async function ask(year) {
+  const response = await fetch("/graphql", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...authHeaders() },
+    body: JSON.stringify({ query: QUERY, variables: { year } }),
+  });
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { errors: [{ message: "the server answered HTTP " + response.status + " without a GraphQL answer" }] };
+  }
 }
 
 // Loads `year`; a quiet load keeps what is shown until the answer is in.
@@ -84,34 +210,45 @@ async function load(year, quiet) {
   if (!quiet) setLoading(true);
   let answer;
   try {
-    const response = await fetch("/graphql", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ query: QUERY, variables: { year } }),
-    });
-    answer = await response.json();
+    answer = await ask(year);
   } catch (error) {
     if (request === requested) showError("the server did not answer (" + error.message + ")");
     return;
   }
   if (request !== requested) return;
-  if (answer.errors && answer.errors.length) {
-    const first = answer.errors[0];
-    showError(first.message + (first.extensions && first.extensions.code ? " [" + first.extensions.code + "]" : ""));
+  const errors = answer.errors || [];
+  const refused = errors.find((error) => codeOf(error) === "UNAUTHENTICATED");
+  if (refused) {
+    showError(describe(refused));
+    unauthenticated(refused);
     return;
   }
   const data = answer.data;
+  if (!data) {
+    showError(describe(errors[0] || { message: "the server sent no data" }));
+    return;
+  }
+  // A field the token may not see (FORBIDDEN) fails alone: the others still show.
   setLoading(false);
-  showAsOf(data.reportsAsOf);
-  showChart($("quarter-chart"), data.quarterChart.dataUrl, "Hires per department by quarter, " + year);
-  showChart($("mean-chart"), data.meanChart.dataUrl, "Departments above the mean, " + year);
-  fillTable($("quarter-table"), data.hiresByQuarter,
-    [["department"], ["job"], ["q1", true], ["q2", true], ["q3", true], ["q4", true], ["total", true]],
-    "No hires in " + year + ".");
-  const report = data.departmentsAboveMean;
-  $("mean").textContent = "Mean hires per department in " + year + ": " + report.mean.toFixed(1);
-  fillTable($("mean-table"), report.departments, [["id", true], ["department"], ["hired", true]],
-    "No department above the mean in " + year + ".");
+  const failed = (view) => errors.find((error) => error.path && error.path[0] === view);
+  const shown = (view) => {
+    const error = failed(view) || (data[view] ? null : { message: "no answer" });
+    if (error) viewError(view, describe(error));
+    return !error;
+  };
+  const general = errors.find((error) => !error.path);
+  if (general) showStatusError(describe(general));
+  else if (errors.length) showStatusError("Some parts could not be loaded: " + describe(errors[0]));
+  if (failed("reportsAsOf")) showAsOf(undefined);
+  else showAsOf(data.reportsAsOf);
+  if (shown("quarterChart")) showChart($("quarter-chart"), data.quarterChart.dataUrl, "Hires per department by quarter, " + year);
+  if (shown("meanChart")) showChart($("mean-chart"), data.meanChart.dataUrl, "Departments above the mean, " + year);
+  if (shown("hiresByQuarter")) fillTable($("quarter-table"), data.hiresByQuarter, QUARTER_COLUMNS, "No hires in " + year + ".");
+  if (shown("departmentsAboveMean")) {
+    const report = data.departmentsAboveMean;
+    $("mean").textContent = "Mean hires per department in " + year + ": " + report.mean.toFixed(1);
+    fillTable($("mean-table"), report.departments, MEAN_COLUMNS, "No department above the mean in " + year + ".");
+  }
 }
 
 // Loads the chosen year again, quietly; changes during a refresh cause one more.
@@ -129,15 +266,58 @@ function refresh() {
   });
 }
 
+// ---- CSV downloads ----
+
+// The CSV exports need the token too, so they are fetched with it and saved
+// from memory rather than opened as plain links.
+async function downloadCsv(report) {
+  const year = Number($("year").value);
+  const name = report + "-" + year + ".csv";
+  let response;
+  try {
+    response = await fetch("/reports/" + report + ".csv?year=" + year, { headers: authHeaders() });
+  } catch (error) {
+    showStatusError("Could not download " + name + ": the server did not answer (" + error.message + ")");
+    return;
+  }
+  if (!response.ok) {
+    let error = { message: "HTTP " + response.status };
+    try {
+      const answer = await response.json();
+      if (answer.errors && answer.errors[0]) error = answer.errors[0];
+    } catch {
+      // Not a JSON error: the status says enough.
+    }
+    showStatusError("Could not download " + name + ": " + describe(error));
+    if (response.status === 401) unauthenticated(error);
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// ---- Live updates ----
+
+// The subscription client of the current token, and which start it belongs to.
+let live = null;
+let generation = 0;
+
 // The first load waits for the subscription's first event (the current
 // state), so no change can fall between what the load reads and what the
 // events report. After that (and after a reconnect) a new version means new
 // data. Without live updates (refused, unreachable) it loads anyway.
-function followChanges(firstLoad) {
+function followChanges(firstLoad, current) {
   let version = null;
   const client = GraphQLWs.createClient({
     url: GraphQLWs.sameOriginUrl("/graphql"),
+    // Read at every (re)connection, so it is always the token in use.
+    connectionParams: () => (storedToken() ? { authorization: "Bearer " + storedToken() } : undefined),
     onStatus: (status) => {
+      if (!current()) return;
       $("live").dataset.status = status;
       $("live").textContent = { live: "· live", connecting: "", retrying: "· reconnecting…", refused: "· live updates refused" }[status] || "";
       if (status === "retrying" || status === "refused") firstLoad();
@@ -145,7 +325,7 @@ function followChanges(firstLoad) {
   });
   client.subscribe({ query: DATA_CHANGED }, {
     next: (result) => {
-      const change = result.data && result.data.dataChanged;
+      const change = current() && result.data && result.data.dataChanged;
       if (!change) return;
       const changed = version !== null && change.version !== version;
       version = change.version;
@@ -153,11 +333,36 @@ function followChanges(firstLoad) {
       else firstLoad();
     },
     error: (errors) => {
+      if (!current()) return;
+      const first = (errors && errors[0]) || {};
       $("live").dataset.status = "error";
-      $("live").textContent = "· live updates stopped: " + ((errors && errors[0] && errors[0].message) || "error");
+      $("live").textContent = ["UNAUTHENTICATED", "FORBIDDEN"].includes(codeOf(first))
+        ? "· live updates refused for this token"
+        : "· live updates stopped: " + (first.message || "error");
       firstLoad();
     },
   });
+  return client;
+}
+
+// Connects for live updates with the current token (dropping the previous
+// connection) and loads the chosen year once.
+function start() {
+  const mine = ++generation;
+  const current = () => mine === generation;
+  if (live) live.dispose();
+  // An answer still coming for the previous token is not shown.
+  requested += 1;
+  setLoading(true);
+  let loaded = false;
+  const firstLoad = () => {
+    if (loaded || !current()) return;
+    loaded = true;
+    load(Number($("year").value));
+  };
+  live = followChanges(firstLoad, current);
+  // Live updates may be slow to come (a proxy without WebSockets): show the data anyway.
+  setTimeout(firstLoad, 3000);
 }
 
 function init() {
@@ -174,15 +379,23 @@ function init() {
     history.replaceState(null, "", "?year=" + year);
     load(year);
   });
-  let loaded = false;
-  const firstLoad = () => {
-    if (loaded) return;
-    loaded = true;
-    load(Number(select.value));
-  };
-  followChanges(firstLoad);
-  // Live updates may be slow to come (a proxy without WebSockets): show the data anyway.
-  setTimeout(firstLoad, 3000);
+  $("token-button").addEventListener("click", () => {
+    if ($("token-form").hidden) askForToken();
+    else closeTokenForm();
+  });
+  $("token-close").addEventListener("click", closeTokenForm);
+  $("forget-token").addEventListener("click", forgetToken);
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = cleanToken($("token").value);
+    $("token").value = "";
+    if (token) useToken(token);
+  });
+  for (const button of document.querySelectorAll("button.csv")) {
+    button.addEventListener("click", () => downloadCsv(button.dataset.report));
+  }
+  showIdentity();
+  start();
 }
 
 init();
