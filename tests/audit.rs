@@ -458,7 +458,6 @@ async fn post_with_request_id(
     variables: Value,
     request_id: &str,
 ) -> Value {
-    common::bound::install_crypto_provider();
     reqwest::Client::new()
         .post(format!("http://{}/graphql", server.address))
         .bearer_auth(ADMIN_TOKEN)

@@ -95,6 +95,7 @@ const RULES: &[Rule] = &[
         "{ departmentsAboveMeanChart(year: 2021, width: 200, height: 200, format: SVG) { mimeType } }",
     ),
     rule(Query, "reportsAsOf", Viewer, "{ reportsAsOf }"),
+    rule(Query, "me", Viewer, "{ me { identity display role } }"),
     rule(
         Subscription,
         "dataChanged",
@@ -762,25 +763,6 @@ fn a_bad_tokens_file_line_is_refused_naming_the_line() {
     }
 }
 
-/// Clears every access setting this shell may have exported.
-fn clean(command: &mut std::process::Command) -> &mut std::process::Command {
-    for var in [
-        "READ_TOKEN",
-        "TOKENS_FILE",
-        "ANONYMOUS_ROLE",
-        "INTROSPECTION",
-        "JWT_JWKS_URL",
-        "JWT_PUBLIC_KEY_FILE",
-        "JWT_ISSUER",
-        "JWT_AUDIENCE",
-        "JWT_ROLE_CLAIM",
-        "JWT_LEEWAY_SECONDS",
-    ] {
-        command.env_remove(var);
-    }
-    command
-}
-
 /// The built binary reads READ_TOKEN and TOKENS_FILE: each token gets its
 /// role, and a bad line in the file stops `serve` naming the line.
 async fn serve_reads_read_token_and_tokens_file(t: TestDb) {
@@ -838,7 +820,7 @@ async fn serve_reads_read_token_and_tokens_file(t: TestDb) {
         ),
     )
     .unwrap();
-    let output = clean(&mut binary())
+    let output = binary()
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", &t.url)
         .env("TOKENS_FILE", &file)
@@ -849,7 +831,31 @@ async fn serve_reads_read_token_and_tokens_file(t: TestDb) {
     assert!(stderr.contains("TOKENS_FILE line 2"), "{stderr}");
 }
 
+/// `me` names the caller as the server identified it: a static token by its
+/// name, anonymous callers as such, each with its role.
+async fn me_names_the_caller_and_its_role(t: TestDb) {
+    let server =
+        Bound::serve(t.state(AccessPolicy::with_tokens(tokens()).with_anonymous(Some(Viewer))))
+            .await;
+    let query = "{ me { identity display role } }";
+    for (token, identity, role) in [
+        (Some(VIEWER_TOKEN), "token:dashboard", "viewer"),
+        (Some(READ_TOKEN), "token:read", "analyst"),
+        (Some(EDITOR_TOKEN), "token:loader-script", "editor"),
+        (Some(ADMIN_TOKEN), "token:admin", "admin"),
+        (None, "anonymous", "viewer"),
+    ] {
+        let answer = server.graphql(token, query).await.json();
+        assert_eq!(
+            answer["data"]["me"],
+            json!({ "identity": identity, "display": null, "role": role }),
+            "{answer}"
+        );
+    }
+}
+
 db_tests!(
+    me_names_the_caller_and_its_role,
     each_role_can_use_exactly_the_root_fields_issue_15_lists,
     a_viewer_gets_the_reports_but_forbidden_on_hire_names,
     anonymous_requests_on_a_public_bind_get_401_by_default,

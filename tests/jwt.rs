@@ -762,23 +762,9 @@ async fn serve_accepts_jwts_from_its_settings(t: TestDb) {
     assert_eq!(jwks.hits(), 1);
 }
 
-/// The built binary without any access setting this shell may have exported.
+/// The built binary, on a database in `dir`.
 fn command(dir: &std::path::Path) -> std::process::Command {
     let mut command = binary();
-    for var in [
-        "READ_TOKEN",
-        "TOKENS_FILE",
-        "ANONYMOUS_ROLE",
-        "INTROSPECTION",
-        "JWT_JWKS_URL",
-        "JWT_PUBLIC_KEY_FILE",
-        "JWT_ISSUER",
-        "JWT_AUDIENCE",
-        "JWT_ROLE_CLAIM",
-        "JWT_LEEWAY_SECONDS",
-    ] {
-        command.env_remove(var);
-    }
     command.env(
         "DATABASE_URL",
         format!("sqlite://{}?mode=rwc", dir.join("x.db").display()),

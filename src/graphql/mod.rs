@@ -14,6 +14,7 @@ pub mod error_codes;
 mod hires;
 mod jobs;
 mod live;
+mod me;
 mod observe;
 mod operations;
 mod prefetch;

@@ -7,7 +7,7 @@ use async_graphql::{MergedObject, Schema};
 
 use super::{
     admin, audit, audit_log, backup, dimensions, error_codes::ErrorCodes, hires,
-    live::SubscriptionRoot, observe, operations, reports,
+    live::SubscriptionRoot, me, observe, operations, reports,
 };
 use crate::state::AppState;
 
@@ -21,6 +21,7 @@ pub struct QueryRoot(
     backup::BackupQuery,
     operations::OperationsQuery,
     audit_log::AuditLogQuery,
+    me::MeQuery,
 );
 
 /// Every mutation field.

@@ -39,16 +39,9 @@ async fn answer(response: reqwest::Response) -> Answer {
     }
 }
 
-/// Installs aws-lc-rs as the process's rustls crypto provider, for a TLS
-/// client built without one; harmless when a provider is installed already.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
-
 impl Bound {
     /// Serves `app(state)` on a fresh port.
     pub async fn serve(state: AppState) -> Self {
-        install_crypto_provider();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
