@@ -44,7 +44,9 @@ struct LiveMetrics {
 }
 
 /// Why a WebSocket connection or subscription was refused or closed.
-pub const LIVE_REFUSALS: [&str; 4] = [
+pub const LIVE_REFUSALS: [&str; 6] = [
+    "foreign_origin",
+    "token_expired",
     "too_many_connections",
     "too_many_subscriptions",
     "unauthenticated",

@@ -4,6 +4,9 @@
 //! (`READ_TOKEN`, `TOKENS_FILE`), on SQLite and PostgreSQL.
 
 mod common;
+#[path = "common/ws.rs"]
+#[allow(dead_code)]
+mod ws;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -854,7 +857,31 @@ async fn me_names_the_caller_and_its_role(t: TestDb) {
     }
 }
 
+/// Browsers apply no CORS to WebSockets, so a page of another site could use
+/// a local server's anonymous role through one: the upgrade is refused (403)
+/// unless the page is the server's own or its origin is in `CORS_ORIGINS`.
+async fn websockets_from_other_sites_are_refused_unless_listed(t: TestDb) {
+    let mut state = t.state(AccessPolicy::new(None, None, true));
+    state.cors_origins = "http://app.example.com".parse().unwrap();
+    let server = Bound::serve(state).await;
+    let refusals = r#"hiring_analytics_websocket_refusals_total{reason="foreign_origin"}"#;
+    let before = server.metric(refusals).await;
+    let foreign = ws::open_from(&server.address, Some("https://evil.example")).await;
+    let refused = foreign.err().expect("a foreign page's socket is refused");
+    assert!(refused.contains("403"), "{refused}");
+    assert_eq!(server.metric(refusals).await, before + 1.0);
+    let own = format!("http://{}", server.address);
+    for origin in [Some(own.as_str()), Some("http://app.example.com"), None] {
+        let mut client = ws::open_from(&server.address, origin)
+            .await
+            .unwrap_or_else(|err| panic!("{origin:?} was refused: {err}"));
+        client.init(None).await.expect("acknowledged");
+        client.close().await;
+    }
+}
+
 db_tests!(
+    websockets_from_other_sites_are_refused_unless_listed,
     me_names_the_caller_and_its_role,
     each_role_can_use_exactly_the_root_fields_issue_15_lists,
     a_viewer_gets_the_reports_but_forbidden_on_hire_names,

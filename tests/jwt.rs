@@ -181,7 +181,8 @@ async fn rs256_es256_and_eddsa_tokens_are_accepted_with_the_role_from_the_claim(
         for (role, expected) in [
             (json!("viewer"), Some(Role::Viewer)),
             (json!("analyst"), Some(Role::Analyst)),
-            (json!("Editor"), Some(Role::Editor)),
+            (json!("editor"), Some(Role::Editor)),
+            (json!("Editor"), None),
             (json!("admin"), Some(Role::Admin)),
             (json!(["viewer", "editor", "analyst"]), Some(Role::Editor)),
             (
@@ -324,8 +325,10 @@ async fn a_token_names_its_user_by_sub_and_shows_the_email_or_username() {
         extra["role"] = json!("analyst");
         let header = format!("Bearer {}", keys.rsa.sign(&claims("8f2c-alice", extra)));
         let caller = policy.identify(Some(header.as_bytes())).await.unwrap();
+        // Its expiry aside (the token's `exp` plus the leeway).
+        assert!(caller.valid_until.is_some());
         assert_eq!(
-            caller,
+            caller.clone().until(None),
             Caller::user(
                 "8f2c-alice",
                 display.map(str::to_owned),
@@ -336,11 +339,13 @@ async fn a_token_names_its_user_by_sub_and_shows_the_email_or_username() {
     }
 }
 
+/// The caller `token` names, its expiry aside, or the reason it is refused.
 async fn identify(policy: &AccessPolicy, token: &str) -> Result<Caller, &'static str> {
     let header = format!("Bearer {token}");
     policy
         .identify(Some(header.as_bytes()))
         .await
+        .map(|caller| caller.until(None))
         .map_err(|refusal| refusal.reason)
 }
 
@@ -724,6 +729,72 @@ async fn a_jwt_over_the_websocket_is_accepted_and_a_bad_one_closes_with_4403(t: 
     }
 }
 
+/// A WebSocket lives no longer than its JWT: when the token expires the
+/// server closes the socket with 4403 (counted), even while a subscription
+/// keeps it busy.
+async fn a_websocket_is_closed_with_4403_when_its_jwt_expires(t: TestDb) {
+    let keys = keys();
+    let jwks = JwksServer::start(&[&keys.ec]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let verifier = JwtVerifier::new(KeyStore::jwks(&jwks.url).unwrap(), ISSUER, AUDIENCE, "role")
+        .with_leeway(0);
+    let policy = AccessPolicy::with_tokens(TokenTable::default()).with_jwt(verifier);
+    let (server, _) = serve(&t, policy, dir.path()).await;
+    let expiring = keys.ec.sign(&claims(
+        "vera",
+        json!({ "role": "viewer", "exp": now() + 2 }),
+    ));
+    let mut client = WsClient::connect(&server.address, Some(&expiring))
+        .await
+        .expect("a valid JWT is accepted");
+    client
+        .subscribe("subscription { dataChanged { version } }")
+        .await;
+    client.next_data(Duration::from_secs(10)).await;
+    let closed = loop {
+        match client.next(Duration::from_secs(20)).await {
+            Some(Event::Closed(code, reason)) => break (code, reason),
+            Some(_) => continue,
+            None => panic!("the socket outlived its token"),
+        }
+    };
+    assert_eq!(closed, (4403, "token expired".to_owned()));
+    let expired = r#"hiring_analytics_websocket_refusals_total{reason="token_expired"}"#;
+    assert_eq!(server.metric(expired).await, 1.0);
+}
+
+/// Role names in a claim must match exactly: a group a user could create,
+/// named `Admin`, is no role.
+#[tokio::test]
+async fn role_names_in_claims_match_exactly() {
+    use hiring_analytics::auth::jwt::role_in;
+    let claims = json!({ "groups": ["Admin", "ADMIN", "viewer"] });
+    assert_eq!(role_in(&claims, "groups"), Some(Role::Viewer));
+    assert_eq!(role_in(&json!({ "role": "Admin" }), "role"), None);
+}
+
+/// The key set is fetched over https, or over http from this machine only:
+/// anyone on the network path of a plain-http URL could swap the keys.
+#[test]
+fn a_jwks_url_must_be_https_unless_on_loopback() {
+    for refused in [
+        "http://idp.example.com/jwks",
+        "ftp://idp.example.com/jwks",
+        "not a url",
+    ] {
+        let err = KeyStore::jwks(refused).expect_err(refused);
+        assert!(err.contains("JWT_JWKS_URL"), "{err}");
+    }
+    for accepted in [
+        "https://idp.example.com/jwks",
+        "http://127.0.0.1:8080/jwks",
+        "http://localhost/jwks",
+        "http://[::1]:9000/jwks",
+    ] {
+        KeyStore::jwks(accepted).unwrap_or_else(|err| panic!("{accepted}: {err}"));
+    }
+}
+
 /// `serve` with JWT settings from the environment: the JWKS of the test, the
 /// role from `realm_access.roles`, anonymous callers refused.
 async fn serve_accepts_jwts_from_its_settings(t: TestDb) {
@@ -818,6 +889,7 @@ fn serve_refuses_jwt_without_an_issuer_and_an_audience() {
 }
 
 db_tests!(
+    a_websocket_is_closed_with_4403_when_its_jwt_expires,
     rs256_es256_and_eddsa_tokens_are_accepted_with_the_role_from_the_claim,
     the_role_claim_may_be_a_dotted_path_or_a_namespaced_claim,
     a_token_never_gets_less_than_the_anonymous_role,

@@ -13,6 +13,9 @@ pub struct Caller {
     /// What it may do; `None` may do nothing (an anonymous caller where
     /// `ANONYMOUS_ROLE` is `none`).
     pub role: Option<Role>,
+    /// When its credentials stop being valid (Unix seconds; a JWT's `exp`
+    /// plus the leeway), so a long-lived WebSocket can end with them.
+    pub valid_until: Option<i64>,
 }
 
 impl Caller {
@@ -22,6 +25,7 @@ impl Caller {
             identity: "anonymous".into(),
             display: None,
             role,
+            valid_until: None,
         }
     }
 
@@ -31,6 +35,7 @@ impl Caller {
             identity: format!("token:{name}"),
             display: None,
             role: Some(role),
+            valid_until: None,
         }
     }
 
@@ -40,7 +45,14 @@ impl Caller {
             identity: format!("user:{subject}"),
             display,
             role,
+            valid_until: None,
         }
+    }
+
+    /// The caller, whose credentials are valid until `valid_until` (Unix seconds).
+    pub fn until(mut self, valid_until: Option<i64>) -> Self {
+        self.valid_until = valid_until;
+        self
     }
 
     /// The `ADMIN_TOKEN` caller.

@@ -132,7 +132,10 @@ impl JwtVerifier {
             .find_map(|claim| claims[claim].as_str())
             .map(str::to_owned);
         let role = role_in(claims, &self.role_claim).max(floor);
-        Ok(Caller::user(subject, display, role))
+        let valid_until = claims["exp"]
+            .as_i64()
+            .map(|exp| exp.saturating_add_unsigned(self.leeway_seconds));
+        Ok(Caller::user(subject, display, role).until(valid_until))
     }
 }
 

@@ -93,8 +93,16 @@ impl KeyStore {
         let url: hyper::Uri = url
             .parse()
             .map_err(|err| format!("JWT_JWKS_URL is not a URL: {err}"))?;
-        if !matches!(url.scheme_str(), Some("https" | "http")) || url.host().is_none() {
-            return Err(format!("JWT_JWKS_URL must be an http(s) URL, got {url}"));
+        let loopback = url.host().is_some_and(is_loopback_host);
+        match url.scheme_str() {
+            Some("https") if url.host().is_some() => {}
+            Some("http") if loopback => {}
+            _ => {
+                return Err(format!(
+                    "JWT_JWKS_URL must be an https URL (http only on a loopback host, where no \
+                     one on the network can swap the keys), got {url}"
+                ));
+            }
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
@@ -150,44 +158,55 @@ impl KeyStore {
     /// The key a token whose header names `kid` is checked with.
     pub async fn key(&self, kid: Option<&str>) -> Result<Key, KeyMiss> {
         let Source::Jwks { url, client } = &self.source else {
-            return self.cached.read().await.find(kid).ok_or(KeyMiss::Unknown);
+            // A fixed key without an id checks every token.
+            return self
+                .cached
+                .read()
+                .await
+                .find(kid, true)
+                .ok_or(KeyMiss::Unknown);
         };
-        {
+        let (held, fresh) = {
             let cached = self.cached.read().await;
-            if cached.is_fresh()
-                && let Some(key) = cached.find(kid)
-            {
-                return Ok(key);
+            (cached.find(kid, false), cached.is_fresh())
+        };
+        if let Some(key) = held {
+            // An old set is fetched again by one caller; the rest (and that
+            // one, if the fetch fails) use the key held meanwhile.
+            if !fresh && let Ok(_one_at_a_time) = self.refetching.try_lock() {
+                self.fetch_if_due(url, client, kid).await;
             }
+            return Ok(self.cached.read().await.find(kid, false).unwrap_or(key));
         }
-        self.refetch(url, client, kid).await;
+        {
+            let _one_at_a_time = self.refetching.lock().await;
+            self.fetch_if_due(url, client, kid).await;
+        }
         let cached = self.cached.read().await;
-        match cached.find(kid) {
+        match cached.find(kid, false) {
             Some(key) => Ok(key),
             None if cached.fetched_at.is_none() => Err(KeyMiss::Unavailable),
             None => Err(KeyMiss::Unknown),
         }
     }
 
-    /// Fetches the key set again, unless it was tried within [`MIN_REFETCH`]
-    /// or already holds `kid` (one fetch at a time; callers that waited use
-    /// its result). A failed fetch keeps the keys held.
-    async fn refetch(&self, url: &hyper::Uri, client: &HttpClient, kid: Option<&str>) {
-        let _one_at_a_time = self.refetching.lock().await;
+    /// Fetches the key set again (the caller holds `refetching`), unless it
+    /// was tried within [`MIN_REFETCH`] or another caller fetched `kid`
+    /// meanwhile. A failed fetch keeps the keys held.
+    async fn fetch_if_due(&self, url: &hyper::Uri, client: &HttpClient, kid: Option<&str>) {
         {
-            let cached = self.cached.read().await;
+            let mut cached = self.cached.write().await;
             let tried_lately = cached
                 .attempted_at
                 .is_some_and(|at| at.elapsed() < MIN_REFETCH);
-            // Another caller may have fetched the key while this one waited.
-            if tried_lately || (cached.is_fresh() && cached.find(kid).is_some()) {
+            if tried_lately || (cached.is_fresh() && cached.find(kid, false).is_some()) {
                 return;
             }
+            cached.attempted_at = Some(Instant::now());
         }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let fetched = fetch(client, url).await;
         let mut cached = self.cached.write().await;
-        cached.attempted_at = Some(Instant::now());
         match fetched {
             Ok(keys) => {
                 tracing::info!(keys = keys.len(), "fetched the JWT key set");
@@ -204,10 +223,17 @@ impl Cached {
         self.fetched_at.is_some_and(|at| at.elapsed() < MAX_AGE)
     }
 
-    /// The key named `kid`; a token without a `kid` uses the only key.
-    fn find(&self, kid: Option<&str>) -> Option<Key> {
+    /// The key named `kid`; a token without a `kid` uses the only key. A
+    /// key without an id checks tokens naming any `kid` only when `lenient`
+    /// (a fixed key): in a fetched set, an unknown `kid` must lead to a
+    /// refetch, so that a rotated key is found.
+    fn find(&self, kid: Option<&str>, lenient: bool) -> Option<Key> {
         match kid {
-            Some(kid) => self.keys.get(kid).or_else(|| self.keys.get("")).cloned(),
+            Some(kid) => self
+                .keys
+                .get(kid)
+                .or_else(|| self.keys.get("").filter(|_| lenient))
+                .cloned(),
             None if self.keys.len() == 1 => self.keys.values().next().cloned(),
             None => None,
         }
@@ -290,5 +316,11 @@ fn parse_pem(pem: &[u8]) -> Result<Key, String> {
     })
 }
 
-/// Shared handle, so the policy can be cloned.
-pub type SharedKeys = Arc<KeyStore>;
+/// Whether `host` names this machine (`localhost` or a loopback address).
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

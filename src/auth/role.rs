@@ -31,11 +31,11 @@ impl Role {
         }
     }
 
-    /// The role named `name` (ASCII case ignored), if it is one.
+    /// The role named exactly `name`, if it is one. Case counts: a role
+    /// claim holding group names that users may create must not turn a
+    /// group called `Admin` into the admin role.
     pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.name().eq_ignore_ascii_case(name.trim()))
+        Role::ALL.into_iter().find(|role| role.name() == name)
     }
 }
 

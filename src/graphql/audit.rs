@@ -83,9 +83,10 @@ struct RequestInputs {
     uploads: Vec<UploadSummary>,
 }
 
-/// An uploaded file, as recorded: its name and size.
+/// An uploaded file, as recorded: its size only. Its name is the client's
+/// to choose and could hold a person's name, which an append-only table
+/// could never forget.
 struct UploadSummary {
-    file: String,
     bytes: Option<u64>,
 }
 
@@ -111,7 +112,6 @@ impl Extension for AuditExtension {
             .uploads
             .iter()
             .map(|upload| UploadSummary {
-                file: upload.filename.clone(),
                 bytes: upload.content.metadata().ok().map(|meta| meta.len()),
             })
             .collect();
@@ -270,7 +270,7 @@ async fn write(db: DatabaseConnection, entry: NewEntry) {
 
 /// The arguments of `field` as recorded: scalars and enums as given (after
 /// variables and defaults), lists of input objects (rows) as their count,
-/// uploads as their file name and size, and nothing whose name suggests a secret.
+/// uploads as their size, and nothing whose name suggests a secret.
 fn summarize(
     field: &Field,
     meta: Option<&MetaField>,
@@ -348,7 +348,7 @@ fn rows_summary(value: &Value) -> serde_json::Value {
     }
 }
 
-/// An upload as its file name and size (`"upload"` when unknown).
+/// An upload as its size (`"upload"` when unknown).
 fn upload_summary(value: &Value, uploads: &[UploadSummary]) -> serde_json::Value {
     match value {
         Value::Null => serde_json::Value::Null,
@@ -359,10 +359,7 @@ fn upload_summary(value: &Value, uploads: &[UploadSummary]) -> serde_json::Value
         Value::String(placeholder) => placeholder
             .strip_prefix(UPLOAD_PLACEHOLDER)
             .and_then(|index| uploads.get(index.parse::<usize>().ok()?))
-            .map_or(
-                json!("upload"),
-                |upload| json!({ "file": upload.file, "bytes": upload.bytes }),
-            ),
+            .map_or(json!("upload"), |upload| json!({ "bytes": upload.bytes })),
         _ => json!("upload"),
     }
 }

@@ -52,7 +52,7 @@ impl AuditEntry {
     }
 
     /// Its arguments, without secrets: rows appear as `{"count": n}`, an upload as its
-    /// file name and size.
+    /// size (`{"bytes": n}`; never its file name, which could name a person).
     async fn arguments(&self) -> Json<serde_json::Value> {
         Json(serde_json::from_str(&self.0.arguments).unwrap_or_default())
     }

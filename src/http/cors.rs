@@ -29,7 +29,7 @@ impl FromStr for CorsOrigins {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let mut origins = Vec::new();
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let origin = origin(item)?;
+            let origin = origin_of(item)?;
             if !origins.contains(&origin) {
                 origins.push(origin);
             }
@@ -40,7 +40,7 @@ impl FromStr for CorsOrigins {
 
 /// `item` as the `Origin` header a browser on it sends: lower case, without
 /// the scheme's default port, or why it is not an origin.
-fn origin(item: &str) -> Result<HeaderValue, String> {
+fn origin_of(item: &str) -> Result<HeaderValue, String> {
     let refuse = |why: &str| {
         Err(format!(
             "{item:?} is not an origin: {why}; give exact origins such as \
@@ -71,6 +71,22 @@ fn origin(item: &str) -> Result<HeaderValue, String> {
 }
 
 impl CorsOrigins {
+    /// Whether a browser page at `origin` may open a WebSocket here: a page
+    /// of this server itself (the origin's host is the request's `Host`), or
+    /// one of the listed origins. Browsers apply no CORS to WebSockets, so
+    /// without this any site a user visits could use their local server.
+    pub fn allows_socket_from(&self, origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
+        let Ok(text) = origin.to_str() else {
+            return false;
+        };
+        let authority = text.split_once("://").map(|(_, rest)| rest);
+        let same_origin = host
+            .and_then(|host| host.to_str().ok())
+            .zip(authority)
+            .is_some_and(|(host, authority)| host.eq_ignore_ascii_case(authority));
+        same_origin || origin_of(text).is_ok_and(|normalized| self.0.contains(&normalized))
+    }
+
     /// The layer answering preflights and adding CORS headers for these
     /// origins, or `None` when there are none.
     pub fn layer(&self) -> Option<CorsLayer> {

@@ -12,7 +12,7 @@ use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -36,7 +36,11 @@ use super::{
     persisted::PersistedQueries,
 };
 use crate::{
-    graphql::error_codes::with_code, graphql::schema::AppSchema, metrics::Metrics, state::AppState,
+    auth::{AccessPolicy, Caller},
+    graphql::error_codes::with_code,
+    graphql::schema::AppSchema,
+    metrics::Metrics,
+    state::AppState,
 };
 
 /// How long a client has to send `connection_init` (closed with 4408 after).
@@ -73,6 +77,20 @@ async fn upgrade(state: AppState, schema: AppSchema, request: Request) -> Respon
             peer.ip()
         });
     let (mut parts, _) = request.into_parts();
+    if let Some(origin) = parts.headers.get(header::ORIGIN)
+        && !state
+            .cors_origins
+            .allows_socket_from(origin, parts.headers.get(header::HOST))
+    {
+        state.metrics.live_refused("foreign_origin");
+        return HttpError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN_ORIGIN",
+            "WebSocket connections are accepted from this server's own pages and the origins in \
+             CORS_ORIGINS only",
+        )
+        .into_response();
+    }
     let Some(protocol) = protocol_asked(&parts.headers) else {
         return HttpError::new(
             StatusCode::BAD_REQUEST,
@@ -113,7 +131,37 @@ struct Counted {
     limits: RequestLimits,
     client: IpAddr,
     /// Whether the connection's caller may introspect (`INTROSPECTION`).
-    introspection: Arc<AtomicBool>,
+    session: Arc<Session>,
+}
+
+/// What the connection's caller may do, as `connection_init` established.
+struct Session {
+    /// Whether it may introspect (`INTROSPECTION`).
+    introspection: AtomicBool,
+    /// When its credentials expire (Unix seconds): a JWT's `exp`.
+    valid_until: AtomicI64,
+}
+
+impl Session {
+    fn new() -> Self {
+        Self {
+            introspection: AtomicBool::new(true),
+            valid_until: AtomicI64::new(i64::MAX),
+        }
+    }
+
+    /// Takes what `caller` may do.
+    fn establish(&self, caller: &Caller, policy: &AccessPolicy) {
+        let introspection = policy.allows_introspection(caller);
+        self.introspection.store(introspection, Ordering::Relaxed);
+        let valid_until = caller.valid_until.unwrap_or(i64::MAX);
+        self.valid_until.store(valid_until, Ordering::Relaxed);
+    }
+
+    /// Whether the caller's credentials have expired.
+    fn expired(&self) -> bool {
+        chrono::Utc::now().timestamp() > self.valid_until.load(Ordering::Relaxed)
+    }
 }
 
 /// A one-result stream that refuses an operation with `code`.
@@ -140,7 +188,11 @@ impl Counted {
             let message = format!("the query is longer than {MAX_QUERY_BYTES} bytes");
             return Err(refusal(&message, "QUERY_TOO_LARGE"));
         }
-        if !self.introspection.load(Ordering::Relaxed) {
+        if self.session.expired() {
+            let message = "the token has expired; connect again with a new one";
+            return Err(refusal(message, "UNAUTHENTICATED"));
+        }
+        if !self.session.introspection.load(Ordering::Relaxed) {
             request = request.disable_introspection();
         }
         Ok(request)
@@ -203,7 +255,7 @@ impl Executor for Counted {
 fn identify(
     state: &AppState,
     refused: Arc<AtomicBool>,
-    introspection: Arc<AtomicBool>,
+    session: Arc<Session>,
 ) -> impl FnOnce(serde_json::Value) -> BoxFuture<'static, async_graphql::Result<Data>> + Send + 'static
 {
     let policy = Arc::clone(&state.policy);
@@ -216,7 +268,7 @@ fn identify(
             let reason = match policy.identify(authorization.map(str::as_bytes)).await {
                 Ok(caller) if caller.role.is_none() && caller.is_anonymous() => "missing_token",
                 Ok(caller) => {
-                    introspection.store(policy.allows_introspection(&caller), Ordering::Relaxed);
+                    session.establish(&caller, &policy);
                     let mut data = Data::default();
                     data.insert(caller);
                     return Ok(data);
@@ -243,6 +295,7 @@ struct Watch {
     opened: Instant,
     busy_at: Instant,
     acknowledged: bool,
+    session: Arc<Session>,
 }
 
 impl Watch {
@@ -254,6 +307,9 @@ impl Watch {
         }
         if !self.acknowledged && now - self.opened >= INIT_TIMEOUT {
             return Some((4408, "Connection initialisation timeout"));
+        }
+        if self.acknowledged && self.session.expired() {
+            return Some((4403, "token expired"));
         }
         (self.acknowledged && now - self.busy_at >= idle_timeout).then_some((1000, "idle timeout"))
     }
@@ -280,10 +336,10 @@ async fn serve(
         persisted: Arc::clone(&state.persisted),
         limits: state.request_limits.clone(),
         client,
-        introspection: Arc::new(AtomicBool::new(true)),
+        session: Arc::new(Session::new()),
     };
     let active = Arc::clone(&executor.active);
-    let introspection = Arc::clone(&executor.introspection);
+    let session = Arc::clone(&executor.session);
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|message| future::ready(!matches!(message, Err(_) | Ok(Message::Close(_)))))
@@ -297,12 +353,13 @@ async fn serve(
     let mut outgoing = GraphQLSocket::new(executor, input, protocol).on_connection_init(identify(
         &state,
         Arc::clone(&refused),
-        introspection,
+        Arc::clone(&session),
     ));
     let mut watch = Watch {
         opened: Instant::now(),
         busy_at: Instant::now(),
         acknowledged: false,
+        session,
     };
     let mut ticks = tokio::time::interval(WATCH_EVERY);
     let stopping = state.live.stopping();
@@ -315,8 +372,10 @@ async fn serve(
             },
             _ = ticks.tick() => match watch.due(active.load(Ordering::Relaxed), limits.idle_timeout) {
                 Some((code, reason)) => {
-                    if code == 1000 {
-                        metrics.live_refused("idle_timeout");
+                    match code {
+                        1000 => metrics.live_refused("idle_timeout"),
+                        4403 => metrics.live_refused("token_expired"),
+                        _ => {}
                     }
                     close(code, reason)
                 }

@@ -33,6 +33,11 @@ pub struct WsClient {
 
 /// Opens a socket to `address`'s `/graphql` with the graphql-transport-ws subprotocol.
 pub async fn open(address: &str) -> Result<WsClient, String> {
+    open_from(address, None).await
+}
+
+/// Opens a socket as a browser page at `origin` would (with its `Origin` header).
+pub async fn open_from(address: &str, origin: Option<&str>) -> Result<WsClient, String> {
     let mut request = format!("ws://{address}/graphql")
         .into_client_request()
         .unwrap();
@@ -40,6 +45,11 @@ pub async fn open(address: &str) -> Result<WsClient, String> {
         "sec-websocket-protocol",
         HeaderValue::from_static("graphql-transport-ws"),
     );
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(origin).unwrap());
+    }
     let (socket, _) = connect_async(request)
         .await
         .map_err(|err| err.to_string())?;
