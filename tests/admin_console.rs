@@ -4,7 +4,9 @@
 //! subscription, a dry-run restore of it, a dashboard that refreshes by
 //! itself when a hire is stored (the `dataChanged` subscription), and a
 //! dashboard that asks for a token where anonymous callers have no role and
-//! shows the reports once one is pasted.
+//! shows the reports once one is pasted; both pages showing who is signed in
+//! as the server's `me` query answers, and the console turning away a token
+//! without the admin role before any admin query.
 //!
 //! Without Chromium the tests are skipped with a notice; when `CI` is set they
 //! fail instead (`.ci/run` installs Debian's `chromium`).
@@ -22,15 +24,22 @@ use sha2::{Digest, Sha256};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-console-test";
 
+/// A valid token without the admin role (`API_TOKEN`: `token:api`, editor).
+const EDITOR_TOKEN: &str = "editor-token-for-the-console-test";
+
 /// Where the console keeps the token (in this tab's session storage).
 const TOKEN_KEY: &str = "hiring-analytics.admin-token";
 
-/// A server on `t` with the demo data, the admin token and a backup folder.
+/// A server on `t` with the demo data, the admin and editor tokens and a backup folder.
 fn serve_demo(t: &TestDb, backups: &std::path::Path) -> Server {
     let backup_url = backups.display().to_string();
     Server::start_with(
         &t.url,
-        &[("ADMIN_TOKEN", ADMIN_TOKEN), ("BACKUP_URL", &backup_url)],
+        &[
+            ("ADMIN_TOKEN", ADMIN_TOKEN),
+            ("API_TOKEN", EDITOR_TOKEN),
+            ("BACKUP_URL", &backup_url),
+        ],
         &["--demo"],
     )
 }
@@ -89,7 +98,12 @@ fn operation_row(kind: &str) -> String {
     format!("document.querySelector('#operations tr[data-kind={kind}]')")
 }
 
-/// Opens `/admin`, is refused with a wrong token, and signs in by typing the right one.
+/// JavaScript: how many requests the page has POSTed to `/graphql`.
+const GRAPHQL_REQUESTS: &str = "performance.getEntriesByType('resource')\
+    .filter((e) => e.name.endsWith('/graphql')).length";
+
+/// Opens `/admin`, is refused with a wrong token, is told that an editor's
+/// token is not enough, and signs in by typing the right one.
 fn sign_in(browser: &mut Browser, base: &str) {
     browser.navigate(&format!("{base}/admin"));
     browser.wait_for(
@@ -109,6 +123,35 @@ fn sign_in(browser: &mut Browser, base: &str) {
     );
     let forgotten = browser.evaluate(&format!("sessionStorage.getItem('{TOKEN_KEY}')"));
     assert_eq!(forgotten, Value::Null, "a refused token is not kept");
+
+    // A valid token of a lower role: `me` says who it is, and the console
+    // says what it needs before trying any admin query.
+    browser.evaluate("document.getElementById('error').hidden = true");
+    browser.type_into("#token", EDITOR_TOKEN);
+    browser.click("#sign-in-button");
+    let not_admin = browser.wait_for(
+        "the editor's token to be turned away",
+        &format!(
+            "!document.getElementById('error').hidden && !document.getElementById('sign-in').hidden && \
+             ({{ error: document.getElementById('error').innerText, \
+                console: document.getElementById('console').hidden, \
+                identity: document.getElementById('identity').hidden, \
+                session: sessionStorage.getItem('{TOKEN_KEY}'), \
+                requests: {GRAPHQL_REQUESTS} }})"
+        ),
+    );
+    assert_eq!(
+        not_admin["error"],
+        "This console needs the admin role: token:api has the editor role. \
+         Sign in with an admin token or a JWT with the admin role. [FORBIDDEN]",
+        "{not_admin}"
+    );
+    assert_eq!(not_admin["console"], true, "{not_admin}");
+    assert_eq!(not_admin["identity"], true, "{not_admin}");
+    assert_eq!(not_admin["session"], Value::Null, "{not_admin}");
+    // One `me` for each token typed so far, and nothing else.
+    assert_eq!(not_admin["requests"], 2, "{not_admin}");
+
     browser.type_into("#token", ADMIN_TOKEN);
     browser.click("#sign-in-button");
     browser.wait_for(
@@ -119,8 +162,15 @@ fn sign_in(browser: &mut Browser, base: &str) {
     );
     let kept = browser.evaluate(&format!(
         "({{ session: sessionStorage.getItem('{TOKEN_KEY}'), local: localStorage.length, \
-           url: location.href, field: document.getElementById('token').value }})"
+           url: location.href, field: document.getElementById('token').value, \
+           identity: document.getElementById('identity').innerText, \
+           error: document.getElementById('error').hidden }})"
     ));
+    assert_eq!(
+        kept["identity"], "Signed in as token:admin · admin",
+        "{kept}"
+    );
+    assert_eq!(kept["error"], true, "the refusal is still shown: {kept}");
     assert_eq!(kept["session"], ADMIN_TOKEN, "{kept}");
     assert_eq!(kept["local"], 0, "{kept}");
     assert_eq!(kept["url"], format!("{base}/admin"), "{kept}");
@@ -284,7 +334,8 @@ const DASHBOARD_STATE: &str = "({ asOf: document.getElementById('as-of').dataset
     loads: performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/graphql')).length, \
     hires: [...document.querySelectorAll('#quarter-table tbody tr')] \
       .reduce((sum, tr) => sum + Number(tr.cells[6] ? tr.cells[6].textContent : 0), 0), \
-    same: window.sameDocument === true })";
+    same: window.sameDocument === true, \
+    identity: document.getElementById('identity').innerText })";
 
 async fn the_dashboard_refreshes_by_itself_when_a_hire_is_stored(t: TestDb) {
     let Some(Console {
@@ -307,7 +358,10 @@ async fn the_dashboard_refreshes_by_itself_when_a_hire_is_stored(t: TestDb) {
     std::thread::sleep(Duration::from_secs(1));
     browser.evaluate("window.sameDocument = true");
     let before = browser.evaluate(DASHBOARD_STATE);
-    assert_eq!(before["loads"], 1, "{before}");
+    // Who is signed in (`me`), and the reports once.
+    assert_eq!(before["loads"], 2, "{before}");
+    // No token: anonymous callers get the analyst role next to the static tokens.
+    assert_eq!(before["identity"], "Not signed in · analyst", "{before}");
     assert!(
         before["asOfText"]
             .as_str()
@@ -339,7 +393,7 @@ async fn the_dashboard_refreshes_by_itself_when_a_hire_is_stored(t: TestDb) {
         ),
     );
     assert_eq!(after["same"], true, "the page was reloaded: {after}");
-    assert_eq!(after["loads"], 2, "{after}");
+    assert_eq!(after["loads"], 3, "{after}");
     let as_of = admin_graphql(&server, "{ reportsAsOf }").await;
     assert_eq!(after["asOf"], as_of["reportsAsOf"], "{after}");
     stop(browser, server);
@@ -391,8 +445,10 @@ async fn the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and
         prompt.as_str().unwrap().contains("needs a token"),
         "{prompt}"
     );
-    let before = browser.evaluate(
-        "({ rows: document.querySelectorAll('#quarter-table tbody td.number').length, \
+    let before = browser.wait_for(
+        "the answer to `me` without a token",
+        "document.getElementById('identity').dataset.state !== 'checking' && \
+         ({ rows: document.querySelectorAll('#quarter-table tbody td.number').length, \
            images: document.querySelectorAll('.chart img').length, \
            status: document.getElementById('status').innerText, \
            identity: document.getElementById('identity').innerText })",
@@ -406,7 +462,8 @@ async fn the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and
             .contains("UNAUTHENTICATED"),
         "{before}"
     );
-    assert_eq!(before["identity"], "No token", "{before}");
+    // Anonymous callers have no role here, so not even `me` answers them.
+    assert_eq!(before["identity"], "Not signed in", "{before}");
 
     // A token the server does not know is refused with its reason.
     browser.type_into("#token", "not-a-token-of-this-server");
@@ -425,6 +482,12 @@ async fn the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and
             .contains("none of the configured tokens"),
         "{refused}"
     );
+    let identity = browser.wait_for(
+        "the answer to `me` with the unknown token",
+        "document.getElementById('identity').dataset.state === 'refused' && \
+         document.getElementById('identity').innerText",
+    );
+    assert_eq!(identity, "Token refused");
 
     // Pasted as a whole header value, the viewer's token shows the reports.
     browser.type_into("#token", &format!("Bearer {VIEWER_TOKEN}"));
@@ -434,6 +497,7 @@ async fn the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and
         "document.querySelectorAll('.chart img').length === 2 && \
          document.getElementById('as-of').dataset.asOf && \
          document.getElementById('live').dataset.status === 'live' && \
+         document.getElementById('identity').dataset.state === 'signed-in' && \
          ({ rows: document.querySelectorAll('#quarter-table tbody tr').length, \
             mean: document.getElementById('mean').innerText, \
             errors: document.querySelectorAll('.error').length, \
@@ -453,7 +517,11 @@ async fn the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and
     );
     assert_eq!(shown["errors"], 0, "an error is shown: {shown}");
     assert_eq!(shown["form"], true, "{shown}");
-    assert_eq!(shown["identity"], "Using a token", "{shown}");
+    // The server's word on who the token is: its name in the tokens file, and its role.
+    assert_eq!(
+        shown["identity"], "Signed in as token:wall-screen · viewer",
+        "{shown}"
+    );
     assert_eq!(shown["forget"], true, "{shown}");
     assert_eq!(shown["session"], VIEWER_TOKEN, "{shown}");
     assert_eq!(shown["local"], 0, "{shown}");
@@ -483,8 +551,16 @@ async fn the_dashboard_asks_for_a_token_where_anonymous_callers_have_no_role_and
         prompt.as_str().unwrap().contains("needs a token"),
         "{prompt}"
     );
-    let forgotten = browser.evaluate("sessionStorage.getItem('hiring-analytics.dashboard-token')");
-    assert_eq!(forgotten, Value::Null);
+    let forgotten = browser.wait_for(
+        "the answer to `me` without the token",
+        "document.getElementById('identity').dataset.state === 'anonymous' && \
+         ({ identity: document.getElementById('identity').innerText, \
+            forget: document.getElementById('forget-token').hidden, \
+            session: sessionStorage.getItem('hiring-analytics.dashboard-token') })",
+    );
+    assert_eq!(forgotten["identity"], "Not signed in", "{forgotten}");
+    assert_eq!(forgotten["forget"], true, "{forgotten}");
+    assert_eq!(forgotten["session"], Value::Null, "{forgotten}");
     stop(browser, server);
 }
 

@@ -58,6 +58,12 @@ fn the_dashboard_and_the_playground_render_offline_in_a_browser() {
         !dashboard.contains("class=\"error\""),
         "an error is shown:\n{dashboard}"
     );
+    // Who is signed in is the server's answer to `me`: no token, and the
+    // editor role anonymous callers get on a loopback address without tokens.
+    assert!(
+        dashboard.contains(">Not signed in · editor</span>"),
+        "{dashboard}"
+    );
 
     let playground = rendered_dom(&chromium, &format!("{base}/graphql"));
     assert!(playground.contains("graphiql-container"), "{playground}");

@@ -2,7 +2,9 @@
 // progress over a GraphQL subscription. Queries and mutations go to POST
 // /graphql with the admin token (a static token with the admin role, or a JWT
 // from the identity provider with the admin role), which is kept in this
-// tab's session storage only: never in local storage, cookies or URLs.
+// tab's session storage only: never in local storage, cookies or URLs (see
+// token.js). Signing in asks the server who the token is (the `me` query);
+// only an admin gets the console.
 "use strict";
 
 const TOKEN_KEY = "hiring-analytics.admin-token";
@@ -54,28 +56,7 @@ let live = null;
 
 // ---- The token ----
 
-function storedToken() {
-  return sessionStorage.getItem(TOKEN_KEY);
-}
-
-/** A pasted token without surrounding space or a pasted `Bearer ` prefix. */
-function cleanToken(text) {
-  return text.trim().replace(/^bearer\s+/i, "").trim();
-}
-
-/** Who a JWT says it is, for display only (the server checks the token); null for other tokens. */
-function jwtName(token) {
-  const parts = token.split(".");
-  if (parts.length !== 3) return null;
-  try {
-    const base64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
-    const binary = atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "="));
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
-    return claims.email || claims.preferred_username || claims.name || (claims.sub ? "user:" + claims.sub : null);
-  } catch {
-    return null;
-  }
-}
+const token = BearerToken.keptAs(TOKEN_KEY);
 
 function showSignedIn(signedIn) {
   $("sign-in").hidden = signedIn;
@@ -84,21 +65,41 @@ function showSignedIn(signedIn) {
   if (!signedIn) $("identity").hidden = true;
 }
 
-// Shows who is signed in, once the server has accepted the token as an admin's.
-function showIdentity() {
-  const token = storedToken();
-  if (!token) return;
-  const name = jwtName(token);
-  $("identity").textContent = (name ? "Signed in as " + name : "Signed in with a static token") + " · admin";
+/** Who the server takes the token for, and its role (the `me` query). */
+function showIdentity(me) {
+  $("identity").textContent = BearerToken.signedInText(me);
+  $("identity").title = me.identity;
   $("identity").hidden = false;
 }
 
-function signOut(reason) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  if (reason && reason.code === "FORBIDDEN") {
-    // The token is valid but its role is lower: say what the console needs.
-    reason = new ApiError("This console needs the admin role, which this token does not have: " + reason.message, reason.code);
+// Asks the server who the token is, and opens the console for an admin only:
+// anyone else is told why before any admin query is tried.
+async function signIn() {
+  const answer = await token.me();
+  const me = answer.data && answer.data.me;
+  if (!me) {
+    const error = apiError(answer.errors);
+    if (AUTH_CODES.has(error.code)) refused(error);
+    else {
+      // No answer: the token may be fine, so it is kept for another try.
+      showSignedIn(false);
+      showError(error);
+    }
+    return;
   }
+  if (me.role !== "admin") {
+    signOut(new ApiError("This console needs the admin role: " + (me.display || me.identity) + " has the " + me.role +
+      " role. Sign in with an admin token or a JWT with the admin role.", "FORBIDDEN"));
+    return;
+  }
+  $("error").hidden = true;
+  showSignedIn(true);
+  showIdentity(me);
+  loadConsole();
+}
+
+function signOut(reason) {
+  token.forget();
   if (live) live.dispose();
   live = null;
   watching.clear();
@@ -107,6 +108,14 @@ function signOut(reason) {
   $("connection").textContent = "";
   if (reason) showError(reason);
   $("token").focus();
+}
+
+// Signs out after the server refused the token for an admin request.
+function refused(error) {
+  signOut(error.code === "FORBIDDEN"
+    // The token is valid but its role is lower: say what the console needs.
+    ? new ApiError("This console needs the admin role, which this token does not have: " + error.message, error.code)
+    : error);
 }
 
 // ---- Talking to the server ----
@@ -125,18 +134,7 @@ function apiError(errors) {
 }
 
 async function graphql(query, variables) {
-  let response;
-  let answer;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: "Bearer " + storedToken() },
-      body: JSON.stringify({ query, variables }),
-    });
-    answer = await response.json();
-  } catch (error) {
-    throw new ApiError("the server did not answer (" + error.message + ")", response ? "HTTP_" + response.status : null);
-  }
+  const answer = await token.post(query, variables);
   if (answer.errors && answer.errors.length) throw apiError(answer.errors);
   return answer.data;
 }
@@ -145,7 +143,7 @@ function liveClient() {
   if (!live) {
     live = GraphQLWs.createClient({
       url: GraphQLWs.sameOriginUrl("/graphql"),
-      connectionParams: () => ({ authorization: "Bearer " + storedToken() }),
+      connectionParams: token.connectionParams,
       onStatus: showConnection,
     });
   }
@@ -184,7 +182,7 @@ async function attempt(action) {
   try {
     return await action();
   } catch (error) {
-    if (AUTH_CODES.has(error.code)) signOut(error);
+    if (AUTH_CODES.has(error.code)) refused(error);
     else showError(error);
     return undefined;
   }
@@ -403,7 +401,7 @@ function watch(id) {
     error: (errors) => {
       watching.delete(id);
       const error = apiError(errors);
-      if (AUTH_CODES.has(error.code)) signOut(error);
+      if (AUTH_CODES.has(error.code)) refused(error);
       else showError(error);
     },
     complete: () => {
@@ -442,33 +440,22 @@ function onOperationAction(event) {
 async function loadConsole() {
   const data = await attempt(() => graphql(CONSOLE_QUERY));
   if (!data) return;
-  showIdentity();
   renderBackups(data.backups);
   renderOperations(data.operations.edges.map((edge) => edge.node));
 }
 
 function init() {
-  $("sign-in").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const token = cleanToken($("token").value);
-    $("token").value = "";
-    if (!token) return;
-    sessionStorage.setItem(TOKEN_KEY, token);
-    $("error").hidden = true;
-    showSignedIn(true);
-    loadConsole();
+  BearerToken.whenPasted($("sign-in"), $("token"), (pasted) => {
+    token.set(pasted);
+    signIn();
   });
   $("sign-out").addEventListener("click", () => signOut());
   $("start-backup").addEventListener("click", () => start("backup", {}));
   $("refresh").addEventListener("click", loadConsole);
   $("backups").addEventListener("click", onBackupAction);
   $("operations").addEventListener("click", onOperationAction);
-  if (storedToken()) {
-    showSignedIn(true);
-    loadConsole();
-  } else {
-    showSignedIn(false);
-  }
+  showSignedIn(false);
+  if (token.get()) signIn();
 }
 
 init();

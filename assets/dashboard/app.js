@@ -5,7 +5,9 @@
 // identity provider) is kept in this tab's session storage only (never in
 // local storage, cookies or URLs) and sent with every request: in the
 // `Authorization` header of GraphQL requests and CSV downloads, and in the
-// WebSocket's `connection_init` payload.
+// WebSocket's `connection_init` payload (see ../admin/token.js). Who is
+// signed in is the server's answer to the `me` query, asked on load and
+// whenever the token changes.
 "use strict";
 
 const TOKEN_KEY = "hiring-analytics.dashboard-token";
@@ -27,41 +29,38 @@ const $ = (id) => document.getElementById(id);
 
 // ---- The token ----
 
-function storedToken() {
-  return sessionStorage.getItem(TOKEN_KEY);
-}
+const token = BearerToken.keptAs(TOKEN_KEY);
 
-/** The `Authorization` header for the stored token, if there is one. */
-function authHeaders() {
-  const token = storedToken();
-  return token ? { Authorization: "Bearer " + token } : {};
-}
+// Which `me` answer is wanted: one for an earlier token is dropped.
+let identityAsked = 0;
 
-/** A pasted token without surrounding space or a pasted `Bearer ` prefix. */
-function cleanToken(text) {
-  return text.trim().replace(/^bearer\s+/i, "").trim();
-}
-
-/** Who a JWT says it is, for display only (the server checks the token); null for other tokens. */
-function jwtName(token) {
-  const parts = token.split(".");
-  if (parts.length !== 3) return null;
-  try {
-    const base64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
-    const binary = atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "="));
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
-    return claims.email || claims.preferred_username || claims.name || (claims.sub ? "user:" + claims.sub : null);
-  } catch {
-    return null;
+/** Asks the server who the token (or no token) is, and shows it. */
+async function showIdentity() {
+  const asked = ++identityAsked;
+  const held = token.get() !== null;
+  $("identity").dataset.state = "checking";
+  $("identity").textContent = "";
+  $("forget-token").hidden = !held;
+  const answer = await token.me();
+  if (asked !== identityAsked) return;
+  const me = answer.data && answer.data.me;
+  const error = (answer.errors || [])[0] || { message: "the server sent no data" };
+  let state;
+  let text;
+  if (me) {
+    state = me.identity === "anonymous" ? "anonymous" : "signed-in";
+    text = BearerToken.signedInText(me);
+  } else if (["UNAUTHENTICATED", "FORBIDDEN"].includes(codeOf(error))) {
+    state = held ? "refused" : "anonymous";
+    text = held ? "Token refused" : "Not signed in";
+  } else {
+    state = "unknown";
+    text = "Could not ask who is signed in: " + describe(error);
   }
-}
-
-function showIdentity() {
-  const token = storedToken();
-  const name = token && jwtName(token);
-  $("identity").dataset.state = token ? "token" : "anonymous";
-  $("identity").textContent = !token ? "No token" : name ? "Signed in as " + name : "Using a token";
-  $("forget-token").hidden = !token;
+  $("identity").dataset.state = state;
+  $("identity").dataset.role = me ? me.role : "";
+  $("identity").title = me ? me.identity : error.message;
+  $("identity").textContent = text;
 }
 
 /** Opens the token form, with `message` saying why when given. */
@@ -78,22 +77,22 @@ function closeTokenForm() {
   $("token").value = "";
 }
 
-function useToken(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
+function useToken(pasted) {
+  token.set(pasted);
   closeTokenForm();
   showIdentity();
   start();
 }
 
 function forgetToken() {
-  sessionStorage.removeItem(TOKEN_KEY);
+  token.forget();
   showIdentity();
   start();
 }
 
 /** Asks for a token after a 401, saying why. */
 function unauthenticated(error) {
-  askForToken(storedToken()
+  askForToken(token.get()
     ? "The server refused your token: " + error.message + ". Paste another one, or forget it."
     : "This server needs a token to show the reports. Paste one here: a token you were given, or a JWT from your identity provider.");
 }
@@ -189,32 +188,12 @@ let requested = 0;
 let refreshing = null;
 let refreshAgain = false;
 
-/** POSTs the dashboard's query; the answer's JSON, or an error answer made up for a non-JSON reply. */
-async function ask(year) {
-  const response = await fetch("/graphql", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...authHeaders() },
-    body: JSON.stringify({ query: QUERY, variables: { year } }),
-  });
-  const text = await response.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { errors: [{ message: "the server answered HTTP " + response.status + " without a GraphQL answer" }] };
-  }
-}
-
 // Loads `year`; a quiet load keeps what is shown until the answer is in.
 async function load(year, quiet) {
   const request = ++requested;
   if (!quiet) setLoading(true);
-  let answer;
-  try {
-    answer = await ask(year);
-  } catch (error) {
-    if (request === requested) showError("the server did not answer (" + error.message + ")");
-    return;
-  }
+  // Never throws: no answer or a non-JSON one comes as an error answer.
+  const answer = await token.post(QUERY, { year });
   if (request !== requested) return;
   const errors = answer.errors || [];
   const refused = errors.find((error) => codeOf(error) === "UNAUTHENTICATED");
@@ -275,7 +254,7 @@ async function downloadCsv(report) {
   const name = report + "-" + year + ".csv";
   let response;
   try {
-    response = await fetch("/reports/" + report + ".csv?year=" + year, { headers: authHeaders() });
+    response = await fetch("/reports/" + report + ".csv?year=" + year, { headers: token.headers() });
   } catch (error) {
     showStatusError("Could not download " + name + ": the server did not answer (" + error.message + ")");
     return;
@@ -314,8 +293,7 @@ function followChanges(firstLoad, current) {
   let version = null;
   const client = GraphQLWs.createClient({
     url: GraphQLWs.sameOriginUrl("/graphql"),
-    // Read at every (re)connection, so it is always the token in use.
-    connectionParams: () => (storedToken() ? { authorization: "Bearer " + storedToken() } : undefined),
+    connectionParams: token.connectionParams,
     onStatus: (status) => {
       if (!current()) return;
       $("live").dataset.status = status;
@@ -385,12 +363,7 @@ function init() {
   });
   $("token-close").addEventListener("click", closeTokenForm);
   $("forget-token").addEventListener("click", forgetToken);
-  $("token-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const token = cleanToken($("token").value);
-    $("token").value = "";
-    if (token) useToken(token);
-  });
+  BearerToken.whenPasted($("token-form"), $("token"), useToken);
   for (const button of document.querySelectorAll("button.csv")) {
     button.addEventListener("click", () => downloadCsv(button.dataset.report));
   }

@@ -190,11 +190,12 @@ pub async fn dashboard_asset(Path(name): Path<String>) -> Response {
 
 const ADMIN_HTML: &str = include_str!("../../assets/admin/index.html");
 
-/// The admin console's scripts (the subscription client is shared with the
-/// dashboard) and style sheet.
-const ADMIN_ASSETS: [Asset; 3] = [
+/// The admin console's scripts (the subscription client and the token helpers
+/// are shared with the dashboard) and style sheet.
+const ADMIN_ASSETS: [Asset; 4] = [
     embedded!("admin", "admin.js", JAVASCRIPT),
     embedded!("admin", "graphql-ws.js", JAVASCRIPT),
+    embedded!("admin", "token.js", JAVASCRIPT),
     embedded!("admin", "admin.css", CSS),
 ];
 
