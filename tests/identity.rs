@@ -665,17 +665,22 @@ async fn introspection_for_admins_only_refuses_an_analyst_and_serves_the_admin(t
         t.state(AccessPolicy::with_tokens(tokens()).with_introspection_for_admins_only(true)),
     )
     .await;
-    // Turned off, introspection answers null (async-graphql's way), and
-    // shows no type.
+    // Turned off, introspection is refused with FORBIDDEN, however it is
+    // spelled, and shows no type.
     for query in [
         INTROSPECT,
         r#"{ __type(name: "HiredEmployee") { fields { name } } }"#,
+        "query { ...Peek } fragment Peek on QueryRoot { __schema { types { name } } }",
+        "{ ... on QueryRoot { __schema { types { name } } } }",
     ] {
         let refused = closed.graphql(Some(READ_TOKEN), query).await;
         let body = refused.json();
+        assert_eq!(first_code(&body), Some("FORBIDDEN"), "{query}: {body}");
         assert!(
-            body["data"]["__schema"].is_null() && body["data"]["__type"].is_null(),
-            "{body}"
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("INTROSPECTION=admin")
         );
         assert!(!refused.text.contains("QueryRoot") && !refused.text.contains("hireDatetime"));
     }

@@ -12,6 +12,7 @@ mod backup;
 mod dimensions;
 pub mod error_codes;
 mod hires;
+mod introspection;
 mod jobs;
 mod live;
 mod me;

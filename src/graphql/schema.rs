@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{MergedObject, Schema};
 
 use super::{
-    admin, audit, audit_log, backup, dimensions, error_codes::ErrorCodes, hires,
+    admin, audit, audit_log, backup, dimensions, error_codes::ErrorCodes, hires, introspection,
     live::SubscriptionRoot, me, observe, operations, reports,
 };
 use crate::state::AppState;
@@ -48,6 +48,7 @@ pub fn build_schema(state: &AppState) -> AppSchema {
     .limit_depth(state.query_limits.max_depth)
     .limit_complexity(state.query_limits.max_complexity)
     .extension(ErrorCodes)
+    .extension(introspection::IntrospectionGate)
     .extension(state.query_limits.field_count_limit())
     .extension(observe::Observe(Arc::clone(&state.metrics)))
     .extension(audit::Audit)

@@ -119,9 +119,6 @@ async fn run(
     exchange: &Exchange<'_>,
     mut request: async_graphql::Request,
 ) -> async_graphql::Response {
-    if !exchange.state.policy.allows_introspection(&exchange.caller) {
-        request = request.disable_introspection();
-    }
     // Set by the request-id layer on every request; the audit log records it.
     let request_id = exchange
         .headers

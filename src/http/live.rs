@@ -36,10 +36,7 @@ use super::{
     persisted::PersistedQueries,
 };
 use crate::{
-    auth::{AccessPolicy, Caller},
-    graphql::error_codes::with_code,
-    graphql::schema::AppSchema,
-    metrics::Metrics,
+    auth::Caller, graphql::error_codes::with_code, graphql::schema::AppSchema, metrics::Metrics,
     state::AppState,
 };
 
@@ -134,26 +131,21 @@ struct Counted {
     session: Arc<Session>,
 }
 
-/// What the connection's caller may do, as `connection_init` established.
+/// How long the connection's credentials last, as `connection_init` established.
 struct Session {
-    /// Whether it may introspect (`INTROSPECTION`).
-    introspection: AtomicBool,
-    /// When its credentials expire (Unix seconds): a JWT's `exp`.
+    /// When they expire (Unix seconds): a JWT's `exp`.
     valid_until: AtomicI64,
 }
 
 impl Session {
     fn new() -> Self {
         Self {
-            introspection: AtomicBool::new(true),
             valid_until: AtomicI64::new(i64::MAX),
         }
     }
 
-    /// Takes what `caller` may do.
-    fn establish(&self, caller: &Caller, policy: &AccessPolicy) {
-        let introspection = policy.allows_introspection(caller);
-        self.introspection.store(introspection, Ordering::Relaxed);
+    /// Takes how long `caller`'s credentials last.
+    fn establish(&self, caller: &Caller) {
         let valid_until = caller.valid_until.unwrap_or(i64::MAX);
         self.valid_until.store(valid_until, Ordering::Relaxed);
     }
@@ -191,9 +183,6 @@ impl Counted {
         if self.session.expired() {
             let message = "the token has expired; connect again with a new one";
             return Err(refusal(message, "UNAUTHENTICATED"));
-        }
-        if !self.session.introspection.load(Ordering::Relaxed) {
-            request = request.disable_introspection();
         }
         Ok(request)
     }
@@ -268,7 +257,7 @@ fn identify(
             let reason = match policy.identify(authorization.map(str::as_bytes)).await {
                 Ok(caller) if caller.role.is_none() && caller.is_anonymous() => "missing_token",
                 Ok(caller) => {
-                    session.establish(&caller, &policy);
+                    session.establish(&caller);
                     let mut data = Data::default();
                     data.insert(caller);
                     return Ok(data);
