@@ -580,7 +580,48 @@ async fn a_backup_run_from_the_cli_is_recorded_as_made_by_the_cli_user(t: TestDb
     assert_eq!(operation["operation"]["result"]["id"], set["id"]);
 }
 
+/// A file upload from a caller below admin is refused before any mutation
+/// runs (403), and still leaves a FORBIDDEN row naming who tried.
+async fn an_upload_refused_for_its_role_is_recorded(t: TestDb) {
+    const EDITOR_TOKEN: &str = "audit-editor-token-that-must-never-be-logged-4410";
+    let server = Server::start(
+        &t.url,
+        &[("ADMIN_TOKEN", ADMIN_TOKEN), ("API_TOKEN", EDITOR_TOKEN)],
+    );
+    let operations = json!({
+        "query": "mutation($file: Upload!) { importCsv(table: JOBS, file: $file) { inserted } }",
+        "variables": { "file": null },
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", r#"{ "0": ["variables.file"] }"#)
+        .part(
+            "0",
+            reqwest::multipart::Part::text("1,Zelda Unique\n").file_name("zelda_unique.csv"),
+        );
+    let refused = reqwest::Client::new()
+        .post(format!("http://{}/graphql", server.address))
+        .bearer_auth(EDITOR_TOKEN)
+        .header("x-request-id", "req-upload-1")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let rows = stored_rows(&t).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    for expected in ["token:api", "editor", "upload", "FORBIDDEN", "req-upload-1"] {
+        assert!(
+            rows[0].contains(expected),
+            "{expected} missing: {}",
+            rows[0]
+        );
+    }
+    assert!(!rows[0].contains(EDITOR_TOKEN) && !rows[0].contains("Zelda"));
+}
+
 db_tests!(
+    an_upload_refused_for_its_role_is_recorded,
     an_insert_a_backup_and_a_restore_each_leave_a_row_naming_who_made_them,
     a_forbidden_insert_is_recorded_with_its_outcome,
     a_refused_batch_and_an_upload_are_recorded_without_row_contents,

@@ -16,8 +16,10 @@ use serde::Deserialize;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::error::HttpError;
+use super::request_id::REQUEST_ID;
 use crate::{
     auth::{Caller, Role},
+    service::audit,
     state::AppState,
 };
 
@@ -114,6 +116,40 @@ fn body_kind(headers: &HeaderMap, caller: &Caller) -> Result<BodyKind, HttpError
     }
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        })
+}
+
+/// Records an upload refused for its caller's role in the audit log, as the
+/// mutations it would have carried are recorded when refused.
+async fn record_refused_upload(state: &AppState, caller: &Caller, headers: &HeaderMap) {
+    let entry = audit::NewEntry {
+        identity: caller.identity.clone(),
+        display: caller.display.clone(),
+        role: caller.role_name().to_owned(),
+        operation: "upload".to_owned(),
+        arguments: serde_json::json!({}),
+        outcome: "FORBIDDEN".to_owned(),
+        request_id: headers
+            .get(REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned),
+        operation_id: None,
+    };
+    if let Err(err) = audit::record(&state.db, entry).await {
+        err.log();
+        tracing::error!("recording a refused upload in the audit log failed");
+    }
+}
+
 /// Reads a POST body into a GraphQL request, streaming it within the limits.
 ///
 /// JSON requests get `body_limit`; multipart uploads (admin CSV imports) get
@@ -123,7 +159,15 @@ pub async fn read_request(
     caller: &Caller,
     state: &AppState,
 ) -> Result<async_graphql::Request, HttpError> {
-    let kind = body_kind(req.headers(), caller)?;
+    let kind = match body_kind(req.headers(), caller) {
+        Ok(kind) => kind,
+        Err(refused) => {
+            if is_multipart(req.headers()) {
+                record_refused_upload(state, caller, req.headers()).await;
+            }
+            return Err(refused);
+        }
+    };
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
