@@ -1,11 +1,17 @@
-//! Charts of the reports, drawn with plotters as PNG or SVG.
+//! Charts of the reports, drawn with plotters as SVG, and rasterised to PNG
+//! with resvg.
 //!
 //! Charts read the same service functions as the report fields, so a chart
-//! always shows what the report says. The font is embedded (DejaVu Sans, see
-//! `assets/fonts`), so no system font library is needed, and the same data
-//! always gives a byte-identical chart.
+//! always shows what the report says. Every chart is drawn once, as SVG; a PNG
+//! is that SVG rendered by resvg, which shapes text with kerning, so both
+//! formats have the same layout. The font is embedded (DejaVu Sans, see
+//! `assets/fonts`) and is the only font resvg knows, so no system font library
+//! is needed, and the same data always gives a byte-identical chart.
 
-use std::{ops::RangeInclusive, sync::Once};
+use std::{
+    ops::RangeInclusive,
+    sync::{Arc, LazyLock, Once},
+};
 
 use plotters::{
     coord::{
@@ -14,8 +20,12 @@ use plotters::{
         types::{RangedCoordf64, RangedCoordusize},
     },
     prelude::*,
-    style::{FontStyle, register_font},
+    style::{
+        FontStyle, register_font,
+        text_anchor::{HPos, Pos, VPos},
+    },
 };
+use resvg::{tiny_skia, usvg};
 use sea_orm::ConnectionTrait;
 
 use super::reports::{self, DepartmentHires};
@@ -26,6 +36,21 @@ pub const SIZES: RangeInclusive<u32> = 200..=4000;
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 static REGISTER_FONT: Once = Once::new();
+/// The family name of the embedded font.
+const FONT_NAME: &str = "DejaVu Sans";
+/// The `font-family` of every text in the SVG: the embedded font first, then
+/// what a browser without it should use.
+const FAMILY: &str = "DejaVu Sans, Verdana, sans-serif";
+/// The smallest font size, in plotters units. plotters writes `size / 1.24` as
+/// the SVG `font-size`, so this gives 12.1 px.
+const MIN_FONT: f64 = 15.0;
+/// The font database of resvg: the embedded font only, never system fonts.
+static FONTS: LazyLock<Arc<usvg::fontdb::Database>> = LazyLock::new(|| {
+    let mut fonts = usvg::fontdb::Database::new();
+    fonts.load_font_data(FONT.to_vec());
+    fonts.set_sans_serif_family(FONT_NAME);
+    Arc::new(fonts)
+});
 
 /// The image format of a chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -49,15 +74,37 @@ pub struct Chart {
     pub bytes: Vec<u8>,
 }
 
-const QUARTER_COLOURS: [RGBColor; 4] = [
-    RGBColor(0x4e, 0x79, 0xa7),
-    RGBColor(0xf2, 0x8e, 0x2b),
-    RGBColor(0x59, 0xa1, 0x4f),
-    RGBColor(0xe1, 0x57, 0x59),
+/// The Okabe–Ito palette, safe for the common kinds of colour blindness: the
+/// one source of every colour of bars and series.
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(0xe6, 0x9f, 0x00), // orange
+    RGBColor(0x56, 0xb4, 0xe9), // sky blue
+    RGBColor(0x00, 0x9e, 0x73), // bluish green
+    RGBColor(0xf0, 0xe4, 0x42), // yellow
+    RGBColor(0x00, 0x72, 0xb2), // blue
+    RGBColor(0xd5, 0x5e, 0x00), // vermillion
+    RGBColor(0xcc, 0x79, 0xa7), // reddish purple
+    RGBColor(0x00, 0x00, 0x00), // black
 ];
-const BAR: RGBColor = RGBColor(0xa0, 0xae, 0xc0);
-const ABOVE: RGBColor = RGBColor(0xe1, 0x57, 0x59);
-const MEAN: RGBColor = RGBColor(0x20, 0x20, 0x20);
+const QUARTER_COLOURS: [RGBColor; 4] = [PALETTE[4], PALETTE[0], PALETTE[2], PALETTE[6]];
+const BAR: RGBColor = PALETTE[1];
+const ABOVE: RGBColor = PALETTE[5];
+const MEAN: RGBColor = PALETTE[7];
+
+/// Black or white, whichever reads better on `fill` (WCAG relative luminance).
+fn ink(fill: RGBColor) -> RGBColor {
+    let linear = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * linear(fill.0) + 0.7152 * linear(fill.1) + 0.0722 * linear(fill.2);
+    // The luminance where black and white have the same contrast.
+    if luminance > 0.179 { BLACK } else { WHITE }
+}
 
 fn check_size(width: u32, height: u32) -> Result<(), AppError> {
     if SIZES.contains(&width) && SIZES.contains(&height) {
@@ -133,6 +180,10 @@ type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::Er
 /// Something that draws itself on any plotters backend.
 trait Drawing {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+    /// The chart's title, also the SVG `<title>`.
+    fn title(&self) -> &str;
+    /// What the chart shows in one line of text, the SVG `<desc>`.
+    fn summary(&self) -> String;
 }
 
 /// Hires per department, stacked by quarter.
@@ -145,6 +196,35 @@ struct Stacked {
 impl Drawing for Stacked {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         draw_stacked(area, &self.title, self.year, &self.departments)
+    }
+
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn summary(&self) -> String {
+        let year = self.year;
+        let Some((top, top_quarters)) = self
+            .departments
+            .iter()
+            .max_by_key(|(name, q)| (q.iter().sum::<i64>(), std::cmp::Reverse(name.as_str())))
+        else {
+            return format!("No hires in {year}.");
+        };
+        let mut quarters = [0i64; 4];
+        for (_, q) in &self.departments {
+            for (sum, hires) in quarters.iter_mut().zip(q) {
+                *sum += hires;
+            }
+        }
+        let [q1, q2, q3, q4] = quarters;
+        format!(
+            "{} hires in {year} in {} departments: Q1 {q1}, Q2 {q2}, Q3 {q3}, Q4 {q4}; \
+             the most in {top} ({}).",
+            quarters.iter().sum::<i64>(),
+            self.departments.len(),
+            top_quarters.iter().sum::<i64>(),
+        )
     }
 }
 
@@ -160,6 +240,34 @@ impl Drawing for AboveMean {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         draw_above_mean(area, &self.title, self.year, &self.departments, self.mean)
     }
+
+    fn title(&self) -> &str {
+        &self.title
+    }
+
+    fn summary(&self) -> String {
+        let year = self.year;
+        if self.departments.is_empty() {
+            return format!("No hires in {year}.");
+        }
+        let above: Vec<String> = self
+            .departments
+            .iter()
+            .filter(|d| d.hired as f64 > self.mean)
+            .map(|d| format!("{} ({})", d.department, d.hired))
+            .collect();
+        format!(
+            "{} hires in {year} in {} departments, a mean of {:.1}; above the mean: {}.",
+            self.departments.iter().map(|d| d.hired).sum::<i64>(),
+            self.departments.len(),
+            self.mean,
+            if above.is_empty() {
+                "none".to_owned()
+            } else {
+                above.join(", ")
+            },
+        )
+    }
 }
 
 fn render(
@@ -169,56 +277,103 @@ fn render(
     drawing: &impl Drawing,
 ) -> Result<Chart, AppError> {
     REGISTER_FONT.call_once(|| {
-        if register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
-            tracing::error!("the embedded chart font could not be loaded");
+        // plotters measures text with the font registered under the family name.
+        for name in [FAMILY, "sans-serif"] {
+            if register_font(name, FontStyle::Normal, FONT).is_err() {
+                tracing::error!("the embedded chart font could not be loaded");
+            }
         }
     });
     let failed = |err: String| AppError::Internal(anyhow::anyhow!("drawing a chart failed: {err}"));
-    match format {
-        ChartFormat::Png => {
-            let mut pixels = vec![0u8; width as usize * height as usize * 3];
-            {
-                let area =
-                    BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
-                drawing.draw(&area).map_err(|e| failed(e.to_string()))?;
-                area.present().map_err(|e| failed(e.to_string()))?;
-            }
-            let mut bytes = Vec::new();
-            let mut encoder = png::Encoder::new(&mut bytes, width, height);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder.write_header().map_err(|e| failed(e.to_string()))?;
-            writer
-                .write_image_data(&pixels)
-                .map_err(|e| failed(e.to_string()))?;
-            writer.finish().map_err(|e| failed(e.to_string()))?;
-            Ok(Chart {
-                mime_type: "image/png",
-                width,
-                height,
-                bytes,
-            })
-        }
-        ChartFormat::Svg => {
-            let mut svg = String::new();
-            {
-                let area = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-                drawing.draw(&area).map_err(|e| failed(e.to_string()))?;
-                area.present().map_err(|e| failed(e.to_string()))?;
-            }
-            Ok(Chart {
-                mime_type: "image/svg+xml",
-                width,
-                height,
-                bytes: svg.into_bytes(),
-            })
-        }
+    let mut svg = String::new();
+    {
+        let area = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        drawing.draw(&area).map_err(|e| failed(e.to_string()))?;
+        area.present().map_err(|e| failed(e.to_string()))?;
     }
+    let svg = with_title(&svg, drawing.title(), &drawing.summary());
+    let (mime_type, bytes) = match format {
+        ChartFormat::Svg => ("image/svg+xml", svg.into_bytes()),
+        ChartFormat::Png => ("image/png", rasterise(&svg, width, height).map_err(failed)?),
+    };
+    Ok(Chart {
+        mime_type,
+        width,
+        height,
+        bytes,
+    })
 }
 
-/// Font sizes that scale with the chart.
+/// `svg` with `<title>` and `<desc>` right after its opening `<svg …>` tag, for
+/// screen readers.
+fn with_title(svg: &str, title: &str, summary: &str) -> String {
+    let end = svg
+        .find("<svg")
+        .and_then(|start| svg[start..].find('>').map(|len| start + len + 1))
+        .unwrap_or(0);
+    format!(
+        "{}\n<title>{}</title>\n<desc>{}</desc>{}",
+        &svg[..end],
+        xml_escape(title),
+        xml_escape(summary),
+        &svg[end..]
+    )
+}
+
+/// `text` as XML character data or attribute value.
+fn xml_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// The SVG rendered by resvg (text shaped with the embedded font only) as an
+/// RGB PNG.
+fn rasterise(svg: &str, width: u32, height: u32) -> Result<Vec<u8>, String> {
+    let options = usvg::Options {
+        font_family: FONT_NAME.to_owned(),
+        fontdb: Arc::clone(&FONTS),
+        ..usvg::Options::default()
+    };
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|e| e.to_string())?;
+    let mut pixmap =
+        tiny_skia::Pixmap::new(width, height).ok_or_else(|| "an empty image".to_owned())?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::identity(),
+        &mut pixmap.as_mut(),
+    );
+    // The background is opaque white, so every pixel is opaque: drop alpha.
+    let pixels: Vec<u8> = pixmap
+        .data()
+        .chunks_exact(4)
+        .flat_map(|pixel| [pixel[0], pixel[1], pixel[2]])
+        .collect();
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// Font sizes that scale with the chart, never under [`MIN_FONT`].
 fn font_size(area_height: u32, share: f64, least: f64) -> f64 {
-    (f64::from(area_height) * share).max(least)
+    (f64::from(area_height) * share).max(least).max(MIN_FONT)
 }
 
 fn no_data<DB: DrawingBackend>(
@@ -230,20 +385,17 @@ fn no_data<DB: DrawingBackend>(
     area.draw(&Text::new(
         title.to_owned(),
         (20, 20),
-        ("sans-serif", font_size(height, 0.05, 14.0)).into_font(),
+        (FAMILY, font_size(height, 0.05, 18.0)).into_font(),
     ))?;
     let message = format!("No hires in {year}");
-    let size = font_size(height, 0.06, 14.0);
+    let size = font_size(height, 0.06, 18.0);
     area.draw(&Text::new(
         message,
         ((width / 2) as i32, (height / 2) as i32),
-        ("sans-serif", size)
+        (FAMILY, size)
             .into_font()
             .color(&BLACK)
-            .pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Center,
-            )),
+            .pos(Pos::new(HPos::Center, VPos::Center)),
     ))
 }
 
@@ -256,10 +408,11 @@ fn segment_end(row: usize, n: usize) -> SegmentValue<usize> {
     }
 }
 
-/// The label area width that fits the longest name.
-fn label_width(names: &[&str], font: f64) -> u32 {
+/// The label area width that fits the longest name, but at most 40% of the
+/// chart's `width` (in narrow charts long names are cut at the left edge).
+fn label_width(names: &[&str], font: f64, width: u32) -> u32 {
     let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as f64;
-    (longest * font * 0.6 + 12.0) as u32
+    ((longest * font * 0.6 + 12.0) as u32).min(width * 2 / 5)
 }
 
 /// Horizontal department axes: hires along x, one row per department down y.
@@ -274,14 +427,14 @@ fn department_axes<'a, DB: DrawingBackend>(
     names: &[&str],
     max: i64,
 ) -> Result<(DepartmentChart<'a, DB>, f64), DrawingAreaErrorKind<DB::ErrorType>> {
-    let (_, height) = area.dim_in_pixel();
-    let label_font = font_size(height, 0.022, 11.0);
+    let (width, height) = area.dim_in_pixel();
+    let label_font = font_size(height, 0.025, MIN_FONT);
     let n = names.len();
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", font_size(height, 0.045, 14.0)))
+        .caption(title, (FAMILY, font_size(height, 0.045, 18.0)))
         .margin(16)
-        .x_label_area_size(font_size(height, 0.06, 24.0) as u32)
-        .y_label_area_size(label_width(names, label_font))
+        .x_label_area_size((label_font * 2.6) as u32)
+        .y_label_area_size(label_width(names, label_font, width))
         // Integer ranges are inclusive in plotters: 0..n-1 gives n rows. The
         // extra width keeps the legend clear of the longest bar.
         .build_cartesian_2d(0f64..max.max(1) as f64 * 1.35, (0..n - 1).into_segmented())?;
@@ -289,8 +442,9 @@ fn department_axes<'a, DB: DrawingBackend>(
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(n)
-        .y_label_style(("sans-serif", label_font))
-        .x_label_style(("sans-serif", label_font))
+        .y_label_style((FAMILY, label_font))
+        .x_label_style((FAMILY, label_font))
+        .axis_desc_style((FAMILY, label_font))
         .x_desc("hires")
         .x_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(RGBColor(0xee, 0xee, 0xee))
@@ -312,10 +466,94 @@ fn draw_legend<'a, DB: DrawingBackend + 'a>(
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", font))
+        .label_font((FAMILY, font))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
+}
+
+/// The pixels bars keep free above and below them in their row.
+const BAR_MARGIN: u32 = 3;
+/// The space a value keeps from the ends of its bar.
+const VALUE_PADDING: i32 = 4;
+
+/// One bar of a department chart: `start..end` hires in row `row` of `rows`.
+struct Bar {
+    row: usize,
+    rows: usize,
+    start: i64,
+    end: i64,
+    fill: RGBColor,
+}
+
+impl Bar {
+    fn rectangle(&self) -> Rectangle<(f64, SegmentValue<usize>)> {
+        let mut bar = Rectangle::new(
+            [
+                (self.start as f64, SegmentValue::Exact(self.row)),
+                (self.end as f64, segment_end(self.row, self.rows)),
+            ],
+            self.fill.filled(),
+        );
+        bar.set_margin(BAR_MARGIN, BAR_MARGIN, 0, 0);
+        bar
+    }
+}
+
+/// Where a value goes in its bar.
+#[derive(Clone, Copy)]
+enum ValueAt {
+    /// In the middle of the bar.
+    Centre,
+    /// At the bar's end, but left of a vertical line at this pixel `x` when it
+    /// would cross it.
+    End { avoid: i32 },
+}
+
+/// The bar's value inside it, when the text fits in the bar; nothing
+/// otherwise.
+fn draw_bar_value<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &DepartmentChart<'_, DB>,
+    bar: &Bar,
+    font: f64,
+    at: ValueAt,
+) -> DrawResult<DB> {
+    let value = (bar.end - bar.start).to_string();
+    let (x0, y0) = chart.backend_coord(&(bar.start as f64, SegmentValue::Exact(bar.row)));
+    let (x1, y1) = chart.backend_coord(&(bar.end as f64, segment_end(bar.row, bar.rows)));
+    let (left, right) = (x0.min(x1), x0.max(x1));
+    let margin = BAR_MARGIN as i32;
+    let (top, bottom) = (y0.min(y1) + margin, y0.max(y1) - margin);
+    let anchor = match at {
+        ValueAt::Centre => HPos::Center,
+        ValueAt::End { .. } => HPos::Right,
+    };
+    let style = (FAMILY, font)
+        .into_font()
+        .color(&ink(bar.fill))
+        .pos(Pos::new(anchor, VPos::Center));
+    let (text_width, text_height) = area.estimate_text_size(&value, &style)?;
+    let (text_width, text_height) = (text_width as i32, text_height as i32);
+    let x = match at {
+        ValueAt::Centre => (left + right) / 2,
+        ValueAt::End { avoid } => {
+            let x = right - VALUE_PADDING;
+            let crosses = x - text_width - VALUE_PADDING < avoid && avoid < right;
+            if crosses { avoid - VALUE_PADDING } else { x }
+        }
+    };
+    let text_left = match at {
+        ValueAt::Centre => x - text_width / 2,
+        ValueAt::End { .. } => x - text_width,
+    };
+    let fits = text_width + 2 * VALUE_PADDING <= right - left
+        && text_left - VALUE_PADDING >= left
+        && text_height <= bottom - top;
+    if !fits {
+        return Ok(());
+    }
+    area.draw(&Text::new(value, (x, (top + bottom) / 2), style))
 }
 
 fn draw_stacked<DB: DrawingBackend>(
@@ -336,25 +574,30 @@ fn draw_stacked<DB: DrawingBackend>(
         .unwrap_or(1);
     let n = departments.len();
     let (mut chart, label_font) = department_axes(area, title, &names, max)?;
-    for quarter in 0..4 {
-        let colour = QUARTER_COLOURS[quarter];
-        chart
-            .draw_series(departments.iter().enumerate().map(|(index, (_, q))| {
-                let row = n - 1 - index;
+    let bars: Vec<[Bar; 4]> = departments
+        .iter()
+        .enumerate()
+        .map(|(index, (_, q))| {
+            std::array::from_fn(|quarter| {
                 let start: i64 = q[..quarter].iter().sum();
-                let end = start + q[quarter];
-                let mut bar = Rectangle::new(
-                    [
-                        (start as f64, SegmentValue::Exact(row)),
-                        (end as f64, segment_end(row, n)),
-                    ],
-                    colour.filled(),
-                );
-                bar.set_margin(3, 3, 0, 0);
-                bar
-            }))?
+                Bar {
+                    row: n - 1 - index,
+                    rows: n,
+                    start,
+                    end: start + q[quarter],
+                    fill: QUARTER_COLOURS[quarter],
+                }
+            })
+        })
+        .collect();
+    for (quarter, colour) in QUARTER_COLOURS.into_iter().enumerate() {
+        chart
+            .draw_series(bars.iter().map(|row| row[quarter].rectangle()))?
             .label(format!("Q{}", quarter + 1))
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+    }
+    for bar in bars.iter().flatten() {
+        draw_bar_value(area, &chart, bar, label_font, ValueAt::Centre)?;
     }
     draw_legend(&mut chart, label_font)
 }
@@ -374,33 +617,32 @@ fn draw_above_mean<DB: DrawingBackend>(
     let max = departments.iter().map(|d| d.hired).max().unwrap_or(1);
     let n = departments.len();
     let (mut chart, label_font) = department_axes(area, title, &names, max)?;
-    let bars = |above: bool| {
-        departments
-            .iter()
-            .enumerate()
-            .filter(move |(_, d)| (d.hired as f64 > mean) == above)
-            .map(move |(index, d)| {
-                let row = n - 1 - index;
-                let colour = if above { ABOVE } else { BAR };
-                let mut bar = Rectangle::new(
-                    [
-                        (0.0, SegmentValue::Exact(row)),
-                        (d.hired as f64, segment_end(row, n)),
-                    ],
-                    colour.filled(),
-                );
-                bar.set_margin(3, 3, 0, 0);
-                bar
-            })
-    };
-    chart
-        .draw_series(bars(true))?
-        .label("above the mean")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], ABOVE.filled()));
-    chart
-        .draw_series(bars(false))?
-        .label("at or below the mean")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], BAR.filled()));
+    let bars: Vec<Bar> = departments
+        .iter()
+        .enumerate()
+        .map(|(index, d)| Bar {
+            row: n - 1 - index,
+            rows: n,
+            start: 0,
+            end: d.hired,
+            fill: if d.hired as f64 > mean { ABOVE } else { BAR },
+        })
+        .collect();
+    for (fill, label) in [(ABOVE, "above the mean"), (BAR, "at or below the mean")] {
+        chart
+            .draw_series(
+                bars.iter()
+                    .filter(|bar| bar.fill == fill)
+                    .map(Bar::rectangle),
+            )?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], fill.filled()));
+    }
+    // Values at the bars' ends, kept clear of the mean line.
+    let avoid = chart.backend_coord(&(mean, SegmentValue::Exact(0))).0;
+    for bar in &bars {
+        draw_bar_value(area, &chart, bar, label_font, ValueAt::End { avoid })?;
+    }
     chart
         .draw_series(std::iter::once(PathElement::new(
             vec![(mean, SegmentValue::Exact(0)), (mean, SegmentValue::Last)],
@@ -409,4 +651,30 @@ fn draw_above_mean<DB: DrawingBackend>(
         .label(format!("mean {mean:.1}"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], MEAN.stroke_width(2)));
     draw_legend(&mut chart, label_font)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_title_and_summary_follow_the_svg_tag_escaped() {
+        let svg = "<?xml version=\"1.0\"?>\n<svg width=\"2\" height=\"2\">\n<rect/>\n</svg>\n";
+        let titled = with_title(svg, "R&D <2021>", "\"Sales\" & 'Legal'");
+        assert_eq!(
+            titled,
+            "<?xml version=\"1.0\"?>\n<svg width=\"2\" height=\"2\">\n\
+             <title>R&amp;D &lt;2021&gt;</title>\n\
+             <desc>&quot;Sales&quot; &amp; &apos;Legal&apos;</desc>\n<rect/>\n</svg>\n"
+        );
+    }
+
+    #[test]
+    fn values_are_black_or_white_whichever_reads_better() {
+        assert_eq!(ink(PALETTE[4]), WHITE); // blue
+        assert_eq!(ink(PALETTE[7]), WHITE); // black
+        for light in [0, 1, 2, 3, 5, 6] {
+            assert_eq!(ink(PALETTE[light]), BLACK, "palette colour {light}");
+        }
+    }
 }
