@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Benchmark: rendering both charts (PNG and SVG, default 1000x600) over HTTP, one connection,
-# on PostgreSQL with 1M generated hires (a fifth in 2021). Prints wrk's p50/p99 per chart.
+# on PostgreSQL with 1M generated hires (a fifth in 2021). The response cache is off
+# (RESPONSE_CACHE_BYTES=0), so every request draws its chart. Prints wrk's p50, p99 and
+# requests/s per chart and format as the median (min–max) of RUNS runs, then checks that
+# every chart answered with an image and that the rows are all stored.
 #
-#   bench/charts.sh
+#   bench/charts.sh                  (RUNS=3 DURATION=5s by default)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 ROWS="${ROWS:-1000000}"
-DURATION="${DURATION:-10s}"
+RUNS="${RUNS:-3}"
+DURATION="${DURATION:-5s}"
 PORT="${PORT:-8095}"
 DB=ha_bench_charts
 drop_at_exit="$DB"
@@ -16,15 +20,39 @@ make_work
 build_release
 create_db "$DB"
 generate_import "$DB" "$work/data" --hires "$ROWS" --seed 1
-start_server "$DB" RUST_LOG=warn
+start_server "$DB" RUST_LOG=warn RESPONSE_CACHE_BYTES=0
 
-printf "%-28s %-4s %10s %10s %12s\n" chart format p50 p99 requests/s
+# wrk's latency ("812.00us", "9.60ms", "1.02s") in milliseconds.
+ms() {
+    awk '{ v = $1
+           if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
+           else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+           else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
+           print v }' <<<"$1"
+}
+
+echo "wrk -t1 -c1 -d $DURATION, $RUNS runs; median (min–max); response cache off"
+printf "%-26s %-4s %-22s %-22s %s\n" chart format "p50 ms" "p99 ms" requests/s
 for chart in hiresByQuarterChart departmentsAboveMeanChart; do
     for format in PNG SVG; do
         body="{\"query\":\"{ $chart(year: 2021, format: $format) { base64 } }\"}"
-        QUERY_BODY="$body" wrk -t 1 -c 1 -d "$DURATION" --latency -s bench/report.lua \
-            "http://127.0.0.1:$PORT" >"$work/wrk.txt"
-        read -r p50 p99 rps < <(wrk_figures "$work/wrk.txt")
-        printf "%-28s %-4s %10s %10s %12s\n" "$chart" "$format" "$p50" "$p99" "$rps"
+        : >"$work/p50"; : >"$work/p99"; : >"$work/rps"
+        for _ in $(seq "$RUNS"); do
+            QUERY_BODY="$body" wrk -t 1 -c 1 -d "$DURATION" --latency -s bench/report.lua \
+                "http://127.0.0.1:$PORT" >"$work/wrk.txt" 2>"$work/wrk.err"
+            if [ -s "$work/wrk.err" ] || grep -q 'Non-2xx\|Socket errors' "$work/wrk.txt"; then
+                cat "$work/wrk.txt" "$work/wrk.err" >&2
+                echo "check failed: $chart $format: unexpected answers" >&2
+                exit 1
+            fi
+            read -r p50 p99 rps < <(wrk_figures "$work/wrk.txt")
+            ms "$p50" >>"$work/p50"
+            ms "$p99" >>"$work/p99"
+            echo "$rps" >>"$work/rps"
+        done
+        printf "%-26s %-4s %-22s %-22s %s\n" "$chart" "$format" "$(median_range <"$work/p50")" \
+            "$(median_range <"$work/p99")" "$(median_range '%.1f' <"$work/rps")"
     done
 done
+stop_server
+check_stored "$PG_URL/$DB" -eq "$ROWS"
