@@ -4,35 +4,49 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 use super::error::HttpError;
 use crate::{
-    auth::{Caller, Role, require},
+    auth::{AccessPolicy, Caller, Role, jwt::Refusal, require},
     error::AppError,
+    metrics::Metrics,
     state::AppState,
 };
 
-/// The caller, or a 401 that asks for a bearer token: for a token that is
-/// refused, and for an anonymous request where anonymous callers may do
-/// nothing. Refusals are counted by reason and logged without the token.
+/// The caller `authorization` (a header value, or a WebSocket's
+/// `connection_init` entry) names, or why it is refused: a token the policy
+/// refuses, or none where anonymous callers may do nothing. Every refusal is
+/// counted by reason; a refused token is logged, never the token itself.
+pub async fn authenticate(
+    policy: &AccessPolicy,
+    metrics: &Metrics,
+    authorization: Option<&[u8]>,
+) -> Result<Caller, Refusal> {
+    let refusal = match policy.identify(authorization).await {
+        Ok(caller) if caller.role.is_some() || !caller.is_anonymous() => return Ok(caller),
+        Ok(_) => Refusal {
+            reason: "missing_token",
+            message: "this server needs a bearer token: send `Authorization: Bearer <token>`"
+                .into(),
+        },
+        Err(refusal) => {
+            tracing::warn!(
+                reason = refusal.reason,
+                "refused a bearer token: {}",
+                refusal.message
+            );
+            refusal
+        }
+    };
+    metrics.auth_failure(refusal.reason);
+    Err(refusal)
+}
+
+/// The caller of an HTTP request, or a 401 that asks for a bearer token.
 pub async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, HttpError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    let caller = match state.policy.identify(authorization).await {
-        Ok(caller) if caller.role.is_some() || !caller.is_anonymous() => return Ok(caller),
-        Ok(_) => {
-            state.metrics.auth_failure("missing_token");
-            return Err(unauthenticated(
-                "this server needs a bearer token: send `Authorization: Bearer <token>`".into(),
-            ));
-        }
-        Err(refusal) => refusal,
-    };
-    state.metrics.auth_failure(caller.reason);
-    tracing::warn!(
-        reason = caller.reason,
-        "refused a bearer token: {}",
-        caller.message
-    );
-    Err(unauthenticated(caller.message))
+    authenticate(&state.policy, &state.metrics, authorization)
+        .await
+        .map_err(|refusal| unauthenticated(refusal.message))
 }
 
 /// The caller, who must hold `role` (the CSV exports need `viewer`).

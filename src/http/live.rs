@@ -32,8 +32,8 @@ use axum::{
 use futures_util::{FutureExt, SinkExt, StreamExt, future, future::BoxFuture, stream::BoxStream};
 
 use super::{
-    MAX_QUERY_BYTES, abuse_limits::RequestLimits, error::HttpError, live_limits::Slot,
-    persisted::PersistedQueries,
+    MAX_QUERY_BYTES, abuse_limits::RequestLimits, caller::authenticate, error::HttpError,
+    live_limits::Slot, persisted::PersistedQueries,
 };
 use crate::{
     auth::Caller, graphql::error_codes::with_code, graphql::schema::AppSchema, metrics::Metrics,
@@ -238,9 +238,8 @@ impl Executor for Counted {
     }
 }
 
-/// Identifies the caller from `connection_init`'s payload by the HTTP rules;
-/// a refused token (or none, where anonymous callers may do nothing) sets
-/// `refused`, and is counted and logged without the token.
+/// Identifies the caller from `connection_init`'s payload by the HTTP rules
+/// ([`authenticate`]); a refusal sets `refused`, so the socket closes with 4403.
 fn identify(
     state: &AppState,
     refused: Arc<AtomicBool>,
@@ -254,24 +253,13 @@ fn identify(
             let authorization = ["authorization", "Authorization"]
                 .iter()
                 .find_map(|key| payload.get(*key)?.as_str());
-            let reason = match policy.identify(authorization.map(str::as_bytes)).await {
-                Ok(caller) if caller.role.is_none() && caller.is_anonymous() => "missing_token",
-                Ok(caller) => {
-                    session.establish(&caller);
-                    let mut data = Data::default();
-                    data.insert(caller);
-                    return Ok(data);
-                }
-                Err(refusal) => {
-                    tracing::warn!(
-                        reason = refusal.reason,
-                        "refused a WebSocket token: {}",
-                        refusal.message
-                    );
-                    refusal.reason
-                }
-            };
-            metrics.auth_failure(reason);
+            let authorization = authorization.map(str::as_bytes);
+            if let Ok(caller) = authenticate(&policy, &metrics, authorization).await {
+                session.establish(&caller);
+                let mut data = Data::default();
+                data.insert(caller);
+                return Ok(data);
+            }
             refused.store(true, Ordering::Relaxed);
             Err(async_graphql::Error::new("Forbidden"))
         }
