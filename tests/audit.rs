@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use async_graphql::{Request, UploadValue, Variables};
+use async_graphql::{Request, Variables};
 use common::{Server, TestDb, admin, binary, first_error_code, schema_with_backups};
 use hiring_analytics::{
     AppSchema,
@@ -183,18 +183,14 @@ async fn a_refused_batch_and_an_upload_are_recorded_without_row_contents(t: Test
     let csv = dir.path().join("departments.csv");
     let body = "1,Secret Department Name\n2,Other\n";
     std::fs::write(&csv, body).unwrap();
-    let mut request = Request::new(
+    let request = Request::new(
         "mutation($file: Upload!) { importCsv(table: DEPARTMENTS, file: $file) { inserted } }",
     )
-    .variables(Variables::from_json(json!({ "file": null })))
     .data(Caller::admin());
-    request.set_upload(
-        "variables.file",
-        UploadValue {
-            filename: "departments.csv".into(),
-            content_type: Some("text/csv".into()),
-            content: std::fs::File::open(&csv).unwrap(),
-        },
+    let request = common::with_upload(
+        request,
+        "departments.csv",
+        std::fs::File::open(&csv).unwrap(),
     );
     let response = schema.execute(request).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);

@@ -15,7 +15,7 @@ use std::{
 };
 
 use async_graphql::{
-    Request, UploadValue, Variables,
+    Request,
     parser::{
         parse_schema,
         types::{TypeKind, TypeSystemDefinition},
@@ -335,15 +335,7 @@ fn expected(caller: &Caller, needs: Role) -> Expected {
 async fn run(schema: &AppSchema, rule: &Rule, caller: &Caller, csv: &Path) -> Value {
     let mut request = Request::new(rule.operation).data(caller.clone());
     if rule.operation.contains("$file") {
-        request = request.variables(Variables::from_json(json!({ "file": null })));
-        request.set_upload(
-            "variables.file",
-            UploadValue {
-                filename: "jobs.csv".into(),
-                content_type: Some("text/csv".into()),
-                content: std::fs::File::open(csv).unwrap(),
-            },
-        );
+        request = common::with_upload(request, "jobs.csv", std::fs::File::open(csv).unwrap());
     }
     let response = match rule.root {
         Subscription => {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use async_graphql::{Request, UploadValue, Variables};
+use async_graphql::{Request, Variables};
 use axum::{body::Body, http::Request as HttpRequest};
 use common::{TestDb, count_rows, first_error_code, post_graphql, send};
 use hiring_analytics::{AppState, app, auth::AccessPolicy, build_schema};
@@ -262,20 +262,11 @@ async fn import_csv_loads_an_uploaded_file_with_the_cli_rules(t: TestDb) {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, content.as_bytes()).unwrap();
         std::io::Seek::rewind(&mut file).unwrap();
-        let mut request = Request::new(format!(
+        let request = Request::new(format!(
             "mutation($file: Upload!) {{ importCsv(table: {table}, file: $file) {{ table read inserted unchanged rejected rejectedByReason {{ code rows }} }} }}"
         ))
-        .variables(Variables::from_json(json!({"file": null})))
         .data(hiring_analytics::auth::Caller::admin());
-        request.set_upload(
-            "variables.file",
-            UploadValue {
-                filename: name.to_owned(),
-                content_type: Some("text/csv".into()),
-                content: file,
-            },
-        );
-        request
+        common::with_upload(request, name, file)
     };
     let schema = build_schema(&state);
     let response = schema

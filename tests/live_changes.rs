@@ -8,7 +8,7 @@ mod ws;
 
 use std::time::Duration;
 
-use async_graphql::{Request, UploadValue, Variables};
+use async_graphql::Request;
 use common::{
     Backend, Server, TestDb, admin, generated, graphql_at, load_generated, schema_with_backups,
 };
@@ -87,19 +87,11 @@ async fn a_csv_import_brings_an_event_naming_its_table(t: TestDb) {
     next_event(&mut events).await;
     let csv = dir.path().join("jobs.csv");
     std::fs::write(&csv, "1,Engineer\n2,Analyst\n").unwrap();
-    let mut request = Request::new(
+    let request = Request::new(
         "mutation($file: Upload!) { importCsv(table: JOBS, file: $file) { inserted } }",
     )
-    .variables(Variables::from_json(json!({ "file": null })))
     .data(Caller::admin());
-    request.set_upload(
-        "variables.file",
-        UploadValue {
-            filename: "jobs.csv".into(),
-            content_type: Some("text/csv".into()),
-            content: std::fs::File::open(&csv).unwrap(),
-        },
-    );
+    let request = common::with_upload(request, "jobs.csv", std::fs::File::open(&csv).unwrap());
     let response = schema.execute(request).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     let event = next_event(&mut events).await;

@@ -390,18 +390,14 @@ async fn an_import_and_a_verification_started_as_operations_end_with_their_resul
         .map(|i| format!("{i},Department {i}\n"))
         .collect();
     std::fs::write(&csv, &body).unwrap();
-    let mut request = Request::new(
+    let request = Request::new(
         "mutation($file: Upload!) { startImportCsv(table: DEPARTMENTS, file: $file) { id kind state parameters } }",
     )
-    .variables(async_graphql::Variables::from_json(json!({ "file": null })))
     .data(Caller::admin());
-    request.set_upload(
-        "variables.file",
-        async_graphql::UploadValue {
-            filename: "departments.csv".into(),
-            content_type: Some("text/csv".into()),
-            content: std::fs::File::open(&csv).unwrap(),
-        },
+    let request = common::with_upload(
+        request,
+        "departments.csv",
+        std::fs::File::open(&csv).unwrap(),
     );
     let response = schema.execute(request).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);

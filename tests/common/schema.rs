@@ -2,7 +2,7 @@
 
 use std::{path::Path, sync::Arc};
 
-use async_graphql::Request;
+use async_graphql::{Name, Request, UploadValue};
 use hiring_analytics::{
     AppSchema,
     auth::Caller,
@@ -27,4 +27,21 @@ pub async fn admin(schema: &AppSchema, query: &str) -> Value {
         .await;
     assert!(response.errors.is_empty(), "{query}: {:?}", response.errors);
     response.data.into_json().unwrap()
+}
+
+/// `request` with `file` sent as its `$file` variable, an upload named `name`
+/// (a CSV file, as `importCsv` takes it).
+pub fn with_upload(mut request: Request, name: &str, file: std::fs::File) -> Request {
+    request
+        .variables
+        .insert(Name::new("file"), async_graphql::Value::Null);
+    request.set_upload(
+        "variables.file",
+        UploadValue {
+            filename: name.to_owned(),
+            content_type: Some("text/csv".into()),
+            content: file,
+        },
+    );
+    request
 }
