@@ -544,19 +544,14 @@ async fn writes_over_http_leave_rows_with_their_request_id_and_never_the_token(t
 
 async fn a_backup_run_from_the_cli_is_recorded_as_made_by_the_cli_user(t: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let output = binary()
-        .args(["backup", "--json"])
-        .env("DATABASE_URL", &t.url)
-        .env("BACKUP_URL", dir.path())
-        .env("USER", "ops-alice")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = common::succeeded(
+        binary()
+            .args(["backup", "--json"])
+            .env("DATABASE_URL", &t.url)
+            .env("BACKUP_URL", dir.path())
+            .env("USER", "ops-alice"),
     );
-    let set: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let set: Value = serde_json::from_slice(&output).unwrap();
 
     let schema = schema_with_backups(&t, dir.path());
     let entries = newest_entries(&schema, 10).await;

@@ -127,16 +127,7 @@ async fn migrate_creates_every_table(t: TestDb) {
             .await
             .contains(&"hired_employees".to_owned())
     );
-    let output = command()
-        .arg("migrate")
-        .env("DATABASE_URL", &t.url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::succeeded(command().arg("migrate").env("DATABASE_URL", &t.url));
     let tables = table_names(&t).await;
     for table in ["departments", "jobs", "hired_employees", "rejected_rows"] {
         assert!(tables.contains(&table.to_owned()), "{tables:?}");

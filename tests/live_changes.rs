@@ -365,16 +365,11 @@ async fn a_cli_import_reaches_a_running_servers_subscribers(t: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("departments.csv");
     std::fs::write(&csv, "1,Research\n2,Sales\n").unwrap();
-    let output = common::binary()
-        .args(["import", "--departments"])
-        .arg(&csv)
-        .env("DATABASE_URL", &t.url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    common::succeeded(
+        common::binary()
+            .args(["import", "--departments"])
+            .arg(&csv)
+            .env("DATABASE_URL", &t.url),
     );
     let event = client.next_data(WAIT).await["dataChanged"].clone();
     assert!(

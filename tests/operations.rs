@@ -329,19 +329,13 @@ async fn cli_runs_are_recorded_as_started_by_the_cli_user(t: TestDb) {
     load_generated(&t, generated(500, 27, 2021, 2021)).await;
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let output = binary()
-            .args(args)
-            .env("DATABASE_URL", &t.url)
-            .env("BACKUP_URL", dir.path())
-            .env("USER", "ops-alice")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
+        common::succeeded(
+            binary()
+                .args(args)
+                .env("DATABASE_URL", &t.url)
+                .env("BACKUP_URL", dir.path())
+                .env("USER", "ops-alice"),
+        )
     };
     let set: Value = serde_json::from_slice(&run(&["backup", "--json"])).unwrap();
     run(&["verify", set["id"].as_str().unwrap()]);

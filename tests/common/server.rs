@@ -79,6 +79,18 @@ impl Drop for Server {
     }
 }
 
+/// Runs `command` and returns its standard output; fails the test, showing
+/// the standard error, when it does not exit 0.
+pub fn succeeded(command: &mut Command) -> Vec<u8> {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 /// The built binary, with none of the settings this shell may have exported.
 pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hiring-analytics"));
