@@ -82,38 +82,41 @@ copy_lookups() {
 
 # The check that check_stored runs: prints "hires|rollup_rows|mismatches", where mismatches
 # counts the cells of the rollup (its non-empty ones) that are not in the aggregate of
-# hired_employees per year, department, job and UTC quarter, plus the cells of the aggregate
+# hired_employees per year, department, job and UTC month, plus the cells of the aggregate
 # that are not in the rollup (0 = equal).
-# $1 and $2 are the UTC year and quarter of hire_datetime in the database's SQL dialect.
+# $1 and $2 are the UTC year and month of hire_datetime in the database's SQL dialect.
 # The rollup is hires_rollup, plus, when $3 is 1, the not yet compacted deltas of
 # hires_rollup_delta (same cell columns), summed per cell. When $4 is 1, mismatches also counts
 # the rows of the per-department and per-job totals that differ from hires_rollup summed.
 rollup_check_sql() {
-    local cells="SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup"
+    local months="m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12" m
+    local counts="" sums="" nonzero=""
+    for m in 1 2 3 4 5 6 7 8 9 10 11 12; do
+        counts="$counts${counts:+, }count(*) FILTER (WHERE month = $m) AS m$m"
+        sums="$sums${sums:+, }CAST(sum(m$m) AS BIGINT) AS m$m"
+        nonzero="$nonzero${nonzero:+ AND }sum(m$m) = 0"
+    done
+    local cells="SELECT year, department_id, job_id, $months FROM hires_rollup"
     [ "${3:-0}" = 1 ] && cells="$cells
-  UNION ALL SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup_delta"
+  UNION ALL SELECT year, department_id, job_id, $months FROM hires_rollup_delta"
     local totals="0" key summed stored
     if [ "${4:-0}" = 1 ]; then
         for key in department job; do
-            summed="SELECT year, ${key}_id, CAST(sum(q1) AS BIGINT), CAST(sum(q2) AS BIGINT),
-    CAST(sum(q3) AS BIGINT), CAST(sum(q4) AS BIGINT) FROM hires_rollup GROUP BY 1, 2"
-            stored="SELECT year, ${key}_id, q1, q2, q3, q4 FROM hires_rollup_$key"
+            summed="SELECT year, ${key}_id, $sums FROM hires_rollup GROUP BY 1, 2"
+            stored="SELECT year, ${key}_id, $months FROM hires_rollup_$key"
             totals="$totals
   + (SELECT count(*) FROM ($summed EXCEPT $stored) t) + (SELECT count(*) FROM ($stored EXCEPT $summed) t)"
         done
     fi
     cat <<SQL
 WITH raw AS (
-  SELECT year, department_id, job_id,
-    count(*) FILTER (WHERE quarter = 1) AS q1, count(*) FILTER (WHERE quarter = 2) AS q2,
-    count(*) FILTER (WHERE quarter = 3) AS q3, count(*) FILTER (WHERE quarter = 4) AS q4
-  FROM (SELECT $1 AS year, $2 AS quarter, department_id, job_id FROM hired_employees) h
+  SELECT year, department_id, job_id, $counts
+  FROM (SELECT $1 AS year, $2 AS month, department_id, job_id FROM hired_employees) h
   GROUP BY 1, 2, 3),
-roll AS (SELECT year, department_id, job_id, CAST(sum(q1) AS BIGINT) AS q1,
-    CAST(sum(q2) AS BIGINT) AS q2, CAST(sum(q3) AS BIGINT) AS q3, CAST(sum(q4) AS BIGINT) AS q4
+roll AS (SELECT year, department_id, job_id, $sums
   FROM ($cells) c
   GROUP BY 1, 2, 3
-  HAVING NOT (sum(q1) = 0 AND sum(q2) = 0 AND sum(q3) = 0 AND sum(q4) = 0))
+  HAVING NOT ($nonzero))
 SELECT (SELECT count(*) FROM hired_employees), (SELECT count(*) FROM roll),
   (SELECT count(*) FROM (SELECT * FROM raw EXCEPT SELECT * FROM roll) a)
   + (SELECT count(*) FROM (SELECT * FROM roll EXCEPT SELECT * FROM raw) b)
@@ -125,7 +128,7 @@ SQL
 # the database at URL $1 (postgres://… or sqlite://FILE…) stores a number of hires that is
 # `$2 $3` (test's -eq or -ge: "-eq 1000000", "-ge 825000"), and the rollup (hires_rollup, plus
 # hires_rollup_delta summed per cell when that table exists) equals the aggregate of
-# hired_employees per year, department, job and quarter, in UTC, and the per-department and
+# hired_employees per year, department, job and month, in UTC, and the per-department and
 # per-job totals (when they exist) equal hires_rollup summed. Prints one line
 # "check: ok (…)". SQLite databases are read with the sqlite3 CLI.
 check_stored() {
@@ -139,14 +142,14 @@ check_stored() {
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '$1'"; }
             deltas=$(has hires_rollup_delta) && totals=$(has hires_rollup_job) &&
             result=$(rollup_check_sql "CAST(strftime('%Y', hire_datetime) AS INTEGER)" \
-                "(CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3" "$deltas" "$totals" \
+                "CAST(strftime('%m', hire_datetime) AS INTEGER)" "$deltas" "$totals" \
                 | sqlite3 -bail -readonly "$file") ;;
         *)
             has() { psql "$url" -qtAX -v ON_ERROR_STOP=1 \
                 -c "SELECT CASE WHEN to_regclass('$1') IS NULL THEN 0 ELSE 1 END"; }
             deltas=$(has hires_rollup_delta) && totals=$(has hires_rollup_job) &&
             result=$(rollup_check_sql "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::int" \
-                "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::int" "$deltas" "$totals" \
+                "EXTRACT(MONTH FROM hire_datetime AT TIME ZONE 'UTC')::int" "$deltas" "$totals" \
                 | psql "$url" -qtAX -v ON_ERROR_STOP=1) ;;
     esac || { echo "check failed: could not read $url" >&2; exit 1; }
     IFS='|' read -r hires rollup mismatches <<<"$result"

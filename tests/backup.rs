@@ -57,9 +57,9 @@ async fn dump(db: &DatabaseConnection) -> Vec<String> {
             h.job_id
         ));
     }
-    for ((year, quarter, department, job), hires) in common::stored_rollup(db).await {
+    for ((year, month, department, job), hires) in common::stored_rollup(db).await {
         rows.push(format!(
-            "rollup {year} Q{quarter} {department} {job} {hires}"
+            "rollup {year}-{month:02} {department} {job} {hires}"
         ));
     }
     rows

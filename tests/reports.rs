@@ -167,7 +167,7 @@ async fn rollup_and_raw(t: &TestDb) -> (RollupCells, RollupCells) {
     for hire in all_hires(t).await {
         let key = (
             hire.hire_datetime.year(),
-            quarter(&hire.hire_datetime) as i16 + 1,
+            hire.hire_datetime.month() as i16,
             hire.department_id,
             hire.job_id,
         );
@@ -657,3 +657,51 @@ async fn the_rollup_migration_counts_hires_already_stored(t: TestDb) {
 }
 
 db_tests!(empty: the_rollup_migration_counts_hires_already_stored);
+
+async fn the_month_migration_refills_the_rollup_keeps_as_of_and_goes_back_to_quarters(t: TestDb) {
+    use migration::{Migrator, MigratorTrait};
+    // The last quarterly schema, with hires and a pending quarterly delta.
+    Migrator::up(&t.db, Some(7)).await.unwrap();
+    for sql in [
+        "INSERT INTO departments (id, department) VALUES (1, 'Sales')",
+        "INSERT INTO jobs (id, job) VALUES (1, 'Clerk')",
+        "INSERT INTO hired_employees (id, name, hire_datetime, department_id, job_id)
+         VALUES (1, 'A', '2021-02-03T00:00:00Z', 1, 1), (2, 'B', '2021-03-04T00:00:00Z', 1, 1),
+                (3, 'C', '2021-11-05T00:00:00Z', 1, 1)",
+        "UPDATE report_state SET hires_changed_at = '2021-01-01T00:00:00Z'",
+        "INSERT INTO hires_rollup_delta (year, department_id, job_id, q1, q2, q3, q4, changed_at)
+         VALUES (2021, 1, 1, 2, 0, 0, 1, '2030-06-07T08:09:10Z')",
+    ] {
+        t.db.execute_unprepared(sql).await.unwrap();
+    }
+    Migrator::up(&t.db, None).await.unwrap();
+    let (stored, raw) = rollup_and_raw(&t).await;
+    assert_eq!(stored, raw);
+    assert_eq!(
+        raw.keys().map(|k| k.1).collect::<Vec<_>>(),
+        [2, 3, 11],
+        "months"
+    );
+    let state = t.local_state();
+    let as_of = ok(&state, "{ reportsAsOf }", json!({})).await;
+    assert_eq!(as_of["reportsAsOf"], "2030-06-07T08:09:10Z");
+    // Back to quarters: the quarterly cells hold the same hires.
+    Migrator::down(&t.db, Some(1)).await.unwrap();
+    let row = t
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            t.db.get_database_backend(),
+            "SELECT CAST(q1 AS BIGINT) AS q1, CAST(q4 AS BIGINT) AS q4,
+                    (SELECT COUNT(*) FROM hires_rollup_job) AS jobs
+             FROM hires_rollup WHERE year = 2021",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let get = |column: &str| row.try_get::<i64>("", column).unwrap();
+    assert_eq!((get("q1"), get("q4"), get("jobs")), (2, 1, 1));
+    Migrator::up(&t.db, None).await.unwrap();
+    assert_eq!(rollup_and_raw(&t).await.0, raw);
+}
+
+db_tests!(empty: the_month_migration_refills_the_rollup_keeps_as_of_and_goes_back_to_quarters);

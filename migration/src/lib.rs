@@ -9,6 +9,7 @@ mod m20261130_000004_create_rollup_deltas;
 mod m20261201_000005_create_rollup_totals;
 mod m20261201_000006_create_operations;
 mod m20261201_000007_create_audit_log;
+mod m20261201_000008_rollup_per_month;
 
 /// Applies every migration of the product in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_create_rollup_totals::Migration),
             Box::new(m20261201_000006_create_operations::Migration),
             Box::new(m20261201_000007_create_audit_log::Migration),
+            Box::new(m20261201_000008_rollup_per_month::Migration),
         ]
     }
 }

@@ -45,7 +45,7 @@ pub async fn current(db: &impl ConnectionTrait) -> Result<DataVersion, AppError>
                 (SELECT COUNT(*) FROM departments) AS departments,
                 (SELECT COUNT(*) FROM jobs) AS jobs
          FROM ({}) summary",
-        rollup::SUMMARY
+        rollup::SUMMARY.as_str()
     );
     let statement = Statement::from_string(db.get_database_backend(), sql);
     DataVersion::find_by_statement(statement)

@@ -11,7 +11,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 
-use super::rollup;
+use super::rollup::{self, Narrowing};
 use crate::{error::AppError, rules::YEARS};
 
 /// Hires of one department and job in one year, per quarter.
@@ -76,8 +76,10 @@ fn sum(expr: &str) -> Expr {
     Expr::cust(format!("CAST(SUM({expr}) AS BIGINT)"))
 }
 
-/// A rollup row's hires in the whole year.
-const YEAR_TOTAL: &str = "(r.q1 + r.q2 + r.q3 + r.q4)";
+/// A rollup row `r`'s hires in the whole year.
+fn year_total() -> String {
+    rollup::months_sum("r", 1, 12)
+}
 
 /// One row per department and job with hires in `year`, by department name then job name,
 /// in byte order on every backend.
@@ -89,18 +91,19 @@ pub async fn hires_by_quarter(
     job_ids: Option<&[i32]>,
 ) -> Result<Vec<QuarterlyHires>, AppError> {
     check_year(year)?;
-    let query = quarterly_query(year, department_ids, job_ids);
+    let narrowing = Narrowing {
+        department_ids,
+        job_ids,
+        ..Narrowing::year(year)
+    };
+    let query = quarterly_query(&narrowing);
     let statement = db.get_database_backend().build(&query);
     Ok(QuarterlyHires::find_by_statement(statement).all(db).await?)
 }
 
-/// The quarterly report's query: the year's rollup rows with hires, joined to
-/// the department and job names, optionally for some departments and jobs.
-fn quarterly_query(
-    year: i32,
-    department_ids: Option<&[i32]>,
-    job_ids: Option<&[i32]>,
-) -> SelectStatement {
+/// The quarterly report's query: the narrowed rollup rows with hires, joined to
+/// the department and job names, each quarter the sum of its three months.
+fn quarterly_query(narrowing: &Narrowing) -> SelectStatement {
     let r = Alias::new("r");
     let d = Alias::new("d");
     let j = Alias::new("j");
@@ -118,25 +121,14 @@ fn quarterly_query(
             Expr::col((r.clone(), hires_rollup::Column::JobId)),
             Alias::new("job_id"),
         )
-        .expr_as(Expr::col((j.clone(), job::Column::Job)), Alias::new("job"))
-        .expr_as(
-            Expr::col((r.clone(), hires_rollup::Column::Q1)),
-            Alias::new("q1"),
-        )
-        .expr_as(
-            Expr::col((r.clone(), hires_rollup::Column::Q2)),
-            Alias::new("q2"),
-        )
-        .expr_as(
-            Expr::col((r.clone(), hires_rollup::Column::Q3)),
-            Alias::new("q3"),
-        )
-        .expr_as(
-            Expr::col((r.clone(), hires_rollup::Column::Q4)),
-            Alias::new("q4"),
-        )
-        .expr_as(Expr::cust(YEAR_TOTAL), Alias::new("total"))
-        .from_subquery(rollup::current_cells(Some(year)), r.clone())
+        .expr_as(Expr::col((j.clone(), job::Column::Job)), Alias::new("job"));
+    for quarter in 1..=4 {
+        let months = rollup::months_sum("r", quarter * 3 - 2, quarter * 3);
+        query.expr_as(Expr::cust(months), Alias::new(format!("q{quarter}")));
+    }
+    query
+        .expr_as(Expr::cust(year_total()), Alias::new("total"))
+        .from_subquery(rollup::current_cells(narrowing), r.clone())
         .join_as(
             JoinType::InnerJoin,
             department::Entity,
@@ -151,18 +143,7 @@ fn quarterly_query(
             Expr::col((j.clone(), job::Column::Id))
                 .equals((r.clone(), hires_rollup::Column::JobId)),
         )
-        .and_where(Expr::cust(format!("{YEAR_TOTAL} > 0")));
-    if let Some(ids) = department_ids {
-        query.and_where(
-            Expr::col((r.clone(), hires_rollup::Column::DepartmentId)).is_in(ids.iter().copied()),
-        );
-    }
-    if let Some(ids) = job_ids {
-        query.and_where(
-            Expr::col((r.clone(), hires_rollup::Column::JobId)).is_in(ids.iter().copied()),
-        );
-    }
-    query
+        .and_where(Expr::cust(format!("{} > 0", year_total())))
         // The name columns sort in byte order: BINARY on SQLite, COLLATE "C" on PostgreSQL.
         .order_by((d, department::Column::Department), sea_orm::Order::Asc)
         .order_by((j, job::Column::Job), sea_orm::Order::Asc)
@@ -234,9 +215,9 @@ async fn hires_per_department_in(
             Expr::col((d.clone(), department::Column::Department)),
             Alias::new("department"),
         )
-        .expr_as(sum(YEAR_TOTAL), Alias::new("hired"))
+        .expr_as(sum(&year_total()), Alias::new("hired"))
         .from_subquery(
-            rollup::totals_rows(HiresBy::Department, Some(year)),
+            rollup::totals_rows(HiresBy::Department, &Narrowing::year(year)),
             r.clone(),
         )
         .join_as(
@@ -248,7 +229,7 @@ async fn hires_per_department_in(
         )
         .group_by_col((r, hires_rollup::Column::DepartmentId))
         .group_by_col((d, department::Column::Department))
-        .cond_having(Expr::cust(format!("SUM({YEAR_TOTAL}) > 0")));
+        .cond_having(Expr::cust(format!("SUM({}) > 0", year_total())));
     let statement = db.get_database_backend().build(&query);
     Ok(DepartmentHires::find_by_statement(statement)
         .all(db)
@@ -279,8 +260,11 @@ pub async fn hires_per(
     let mut query = Query::select();
     query
         .expr_as(Expr::col((r.clone(), column.clone())), Alias::new("id"))
-        .expr_as(sum(YEAR_TOTAL), Alias::new("hires"))
-        .from_subquery(rollup::totals_rows(by, year), r.clone())
+        .expr_as(sum(&year_total()), Alias::new("hires"))
+        .from_subquery(
+            rollup::totals_rows(by, &Narrowing::year_or_all(year)),
+            r.clone(),
+        )
         .and_where(Expr::col((r.clone(), column.clone())).is_in(ids.iter().copied()))
         .group_by_col((r, column));
     let statement = db.get_database_backend().build(&query);

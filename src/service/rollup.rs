@@ -1,4 +1,5 @@
-//! Keeping the report rollup current: hires per year, department and job, per quarter.
+//! Keeping the report rollup current: hires per year, department and job, per
+//! month (`m1` to `m12`, in UTC). Quarters and years are sums of months.
 //!
 //! Every write that adds hires appends the same counts to `hires_rollup_delta`,
 //! stamped with the write's time, in its own transaction. Appends never
@@ -16,7 +17,7 @@
 //! leaves everything as it was.
 //!
 //! This module owns every statement that writes the rollup or the stamps, and
-//! the quarter arithmetic: once in Rust, once per SQL dialect.
+//! the month arithmetic: once in Rust, once per SQL dialect.
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
@@ -34,18 +35,38 @@ use crate::{
     error::AppError,
 };
 
-/// The UTC year and quarter of `hire_datetime` in PostgreSQL.
-const POSTGRES_YEAR_QUARTER: (&str, &str) = (
+/// The UTC year and month (1 to 12) of `hire_datetime` in PostgreSQL.
+const POSTGRES_YEAR_MONTH: (&str, &str) = (
     "EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer",
-    "EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::integer",
+    "EXTRACT(MONTH FROM hire_datetime AT TIME ZONE 'UTC')::integer",
 );
 
-/// The UTC year and quarter of `hire_datetime` in SQLite, which stores every
-/// instant as UTC RFC 3339 text.
-const SQLITE_YEAR_QUARTER: (&str, &str) = (
+/// The UTC year and month (1 to 12) of `hire_datetime` in SQLite, which
+/// stores every instant as UTC RFC 3339 text.
+const SQLITE_YEAR_MONTH: (&str, &str) = (
     "CAST(substr(hire_datetime, 1, 4) AS INTEGER)",
-    "(CAST(substr(hire_datetime, 6, 2) AS INTEGER) + 2) / 3",
+    "CAST(substr(hire_datetime, 6, 2) AS INTEGER)",
 );
+
+/// The count columns of every rollup table: hires in January (`m1`) to December (`m12`).
+pub const MONTHS: [&str; 12] = [
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12",
+];
+
+/// `f(month)` for every month column, joined with `", "` (or `" + "` for a sum).
+fn each_month(separator: &str, f: impl Fn(&str) -> String) -> String {
+    MONTHS.map(f).join(separator)
+}
+
+/// The hires of months `first..=last` (1 to 12) of the row `alias`, as one SQL
+/// sum: quarters (`months_sum("r", 4, 6)`) and years (`1, 12`) are sums of months.
+pub fn months_sum(alias: &str, first: usize, last: usize) -> String {
+    let parts: Vec<String> = MONTHS[first - 1..last]
+        .iter()
+        .map(|m| format!("{alias}.{m}"))
+        .collect();
+    format!("({})", parts.join(" + "))
+}
 
 /// The compacted cells, as of the last fold.
 const COMPACTED: &str = "hires_rollup";
@@ -54,25 +75,32 @@ const COMPACTED: &str = "hires_rollup";
 const DELTAS: &str = "hires_rollup_delta";
 
 /// The columns of a delta row, in the order every append writes them.
-const DELTA_COLUMNS: &str = "year, department_id, job_id, q1, q2, q3, q4, changed_at";
+static DELTA_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "year, department_id, job_id, {}, changed_at",
+        MONTHS.join(", ")
+    )
+});
 
-/// Adds the rows of `source` (rows with `keys` and `q1` to `q4`), summed per
+/// Adds the rows of `source` (rows with `keys` and `m1` to `m12`), summed per
 /// `keys`, to `table`, whose key is `keys`: the fold's one upsert, for the
 /// cells and for both totals.
 fn add_sums(source: &str, table: &str, keys: &str) -> String {
     format!(
-        "INSERT INTO {table} ({keys}, q1, q2, q3, q4)
-    SELECT {keys}, SUM(q1), SUM(q2), SUM(q3), SUM(q4)
+        "INSERT INTO {table} ({keys}, {})
+    SELECT {keys}, {}
     FROM {source} WHERE true
     GROUP BY {keys}
     ORDER BY {keys}
     ON CONFLICT ({keys}) DO UPDATE SET
-    q1 = {table}.q1 + excluded.q1, q2 = {table}.q2 + excluded.q2,
-    q3 = {table}.q3 + excluded.q3, q4 = {table}.q4 + excluded.q4"
+    {}",
+        MONTHS.join(", "),
+        each_month(", ", |m| format!("SUM({m})")),
+        each_month(", ", |m| format!("{m} = {table}.{m} + excluded.{m}")),
     )
 }
 
-/// Adds the rows of `source` (cells with `q1` to `q4`), summed per cell, to
+/// Adds the rows of `source` (cells with `m1` to `m12`), summed per cell, to
 /// the compacted cells.
 fn add_to_compacted(source: &str) -> String {
     add_sums(source, COMPACTED, "year, department_id, job_id")
@@ -108,7 +136,7 @@ impl HiresBy {
     }
 }
 
-/// Adds the rows of `source` (cells with `q1` to `q4`), summed per year and
+/// Adds the rows of `source` (cells with `m1` to `m12`), summed per year and
 /// `by`'s id, to `by`'s compacted totals.
 fn add_to_totals(source: &str, by: HiresBy) -> String {
     add_sums(source, by.totals(), &format!("year, {}", by.key()))
@@ -144,7 +172,7 @@ static FOLD_SQLITE: LazyLock<[String; 5]> = LazyLock::new(|| {
 static FOLD_POSTGRES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH moved AS (
-    DELETE FROM {DELTAS} RETURNING {DELTA_COLUMNS}
+    DELETE FROM {DELTAS} RETURNING {}
 ), folded AS (
     {}
 ), per_department AS (
@@ -155,6 +183,7 @@ static FOLD_POSTGRES: LazyLock<String> = LazyLock::new(|| {
     {}
 )
 SELECT COUNT(*) AS folded FROM moved",
+        *DELTA_COLUMNS,
         add_to_compacted("moved"),
         add_to_totals("moved", HiresBy::Department),
         add_to_totals("moved", HiresBy::Job),
@@ -166,12 +195,17 @@ SELECT COUNT(*) AS folded FROM moved",
 /// changed (`changed_at`: the latest stamp, folded or pending) and how many
 /// hires there are (`hires`: the compacted per-department totals plus the
 /// pending deltas).
-pub const SUMMARY: &str = "SELECT
+pub static SUMMARY: LazyLock<String> = LazyLock::new(|| {
+    let year = months_sum("t", 1, 12);
+    format!(
+        "SELECT
     (SELECT MAX(changed_at) FROM (
         SELECT hires_changed_at AS changed_at FROM report_state
         UNION ALL SELECT MAX(changed_at) FROM hires_rollup_delta) stamps) AS changed_at,
-    CAST((SELECT COALESCE(SUM(q1 + q2 + q3 + q4), 0) FROM hires_rollup_department)
-       + (SELECT COALESCE(SUM(q1 + q2 + q3 + q4), 0) FROM hires_rollup_delta) AS BIGINT) AS hires";
+    CAST((SELECT COALESCE(SUM({year}), 0) FROM hires_rollup_department t)
+       + (SELECT COALESCE(SUM({year}), 0) FROM hires_rollup_delta t) AS BIGINT) AS hires"
+    )
+});
 
 /// The advisory lock that lets one compactor run at a time across instances.
 const COMPACTOR_LOCK: i64 = 0x6869_7265_735f_7275; // "hires_ru"
@@ -180,81 +214,122 @@ const COMPACTOR_LOCK: i64 = 0x6869_7265_735f_7275; // "hires_ru"
 const STAMP_POSTGRES: &str = "UPDATE report_state SET hires_changed_at = $1
     WHERE hires_changed_at IS NULL OR hires_changed_at < $1";
 
-/// `by`'s totals as committed, for one year or all: the compacted totals and
-/// the pending deltas, not added up (columns `year`, `by.key()` and `q1` to
-/// `q4`; an id may come more than once).
-pub fn totals_rows(by: HiresBy, year: Option<i32>) -> SelectStatement {
-    let columns = ["year", by.key(), "q1", "q2", "q3", "q4"];
-    let mut rows = columns_in(by.totals(), &columns, year);
-    rows.union(UnionType::All, columns_in(DELTAS, &columns, year));
+/// Which part of the rollup a read needs: a span of years, and optionally
+/// some departments or jobs. Each part of a report's rollup (compacted cells
+/// or totals, pending deltas) is narrowed on its own: neither backend pushes
+/// a filter through a join or a GROUP BY.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Narrowing<'a> {
+    /// The first and last year, both included; all years when `None`.
+    pub years: Option<(i32, i32)>,
+    /// Only these departments, when given.
+    pub department_ids: Option<&'a [i32]>,
+    /// Only these jobs, when given.
+    pub job_ids: Option<&'a [i32]>,
+}
+
+impl Narrowing<'_> {
+    /// One year, every department and job.
+    pub fn year(year: i32) -> Self {
+        Self {
+            years: Some((year, year)),
+            ..Self::default()
+        }
+    }
+
+    /// One year or all years, every department and job.
+    pub fn year_or_all(year: Option<i32>) -> Self {
+        year.map_or_else(Self::default, Self::year)
+    }
+
+    /// Adds this narrowing's conditions to `select`, which reads a table
+    /// holding `columns`. A filter on ids the table does not hold is a bug of
+    /// the caller, which must read the cells instead.
+    fn narrow(&self, select: &mut SelectStatement, columns: &[&str]) {
+        let year = Expr::col(Alias::new("year"));
+        match self.years {
+            Some((first, last)) if first == last => select.and_where(year.eq(first)),
+            Some((first, last)) => select.and_where(year.between(first, last)),
+            None => select,
+        };
+        let filters = [
+            ("department_id", self.department_ids),
+            ("job_id", self.job_ids),
+        ];
+        for (column, ids) in filters {
+            let Some(ids) = ids else { continue };
+            debug_assert!(columns.contains(&column), "{column} is not in {columns:?}");
+            select.and_where(Expr::col(Alias::new(column)).is_in(ids.iter().copied()));
+        }
+    }
+}
+
+/// `by`'s totals as committed: the compacted totals and the pending deltas,
+/// not added up (columns `year`, `by.key()` and `m1` to `m12`; an id may
+/// come more than once). `narrowing` may only filter `by`'s own ids.
+pub fn totals_rows(by: HiresBy, narrowing: &Narrowing) -> SelectStatement {
+    let mut columns = vec!["year", by.key()];
+    columns.extend(MONTHS);
+    let mut rows = columns_in(by.totals(), &columns, narrowing);
+    rows.union(UnionType::All, columns_in(DELTAS, &columns, narrowing));
     rows
 }
 
-/// The cell columns of `table` (the compacted cells or the deltas), in `year` or all years.
-fn cells_in(table: &str, year: Option<i32>) -> SelectStatement {
-    columns_in(table, &CELL_COLUMNS, year)
-}
-
-/// `columns` of `table`, in `year` or all years.
-fn columns_in(table: &str, columns: &[&str], year: Option<i32>) -> SelectStatement {
+/// `columns` of `table`, narrowed.
+fn columns_in(table: &str, columns: &[&str], narrowing: &Narrowing) -> SelectStatement {
     let mut select = Query::select();
     select
         .columns(columns.iter().copied().map(Alias::new))
         .from(Alias::new(table));
-    in_year(&mut select, year);
+    narrowing.narrow(&mut select, columns);
     select
 }
 
-/// Narrows `select` to `year`, if one is given. Each part of a report's rollup
-/// gets its own: neither backend pushes it through a join or a GROUP BY.
-fn in_year(select: &mut SelectStatement, year: Option<i32>) {
-    if let Some(year) = year {
-        select.and_where(Expr::col(Alias::new("year")).eq(year));
+/// The key of a rollup cell, compacted or pending.
+const CELL_KEY: [&str; 3] = ["year", "department_id", "job_id"];
+
+/// The deltas summed per cell, narrowed.
+fn pending_cells(narrowing: &Narrowing) -> SelectStatement {
+    let mut pending = Query::select();
+    pending
+        .columns(CELL_KEY.map(Alias::new))
+        .from(Alias::new(DELTAS))
+        .group_by_columns(CELL_KEY.map(Alias::new));
+    for month in MONTHS {
+        pending.expr_as(
+            Expr::cust(format!("CAST(SUM({month}) AS BIGINT)")),
+            Alias::new(month),
+        );
     }
+    narrowing.narrow(&mut pending, &CELL_KEY);
+    pending
 }
 
-/// The columns of a rollup cell, compacted or pending.
-const CELL_COLUMNS: [&str; 7] = ["year", "department_id", "job_id", "q1", "q2", "q3", "q4"];
-
 /// The rollup as committed: per year, department and job, the compacted
-/// cell plus its pending deltas, for one year or all. Every report selects
+/// cell plus its pending deltas, narrowed. Every report selects
 /// from it or from [`totals_rows`] (as a subquery), never from one table alone.
 ///
 /// Only the deltas, usually few, are summed; the compacted cells are joined
 /// to them as they are, so a report pays little for the deltas.
-pub fn current_cells(year: Option<i32>) -> SelectStatement {
-    let key = ["year", "department_id", "job_id"];
-    let quarters = ["q1", "q2", "q3", "q4"];
+pub fn current_cells(narrowing: &Narrowing) -> SelectStatement {
     let (compacted, pending) = (Alias::new("c"), Alias::new("p"));
-    let compacted_cells = cells_in(COMPACTED, year);
-    let mut pending_cells = Query::select();
-    pending_cells
-        .columns(key.map(Alias::new))
-        .from(Alias::new(DELTAS))
-        .group_by_columns(key.map(Alias::new));
-    for quarter in quarters {
-        pending_cells.expr_as(
-            Expr::cust(format!("CAST(SUM({quarter}) AS BIGINT)")),
-            Alias::new(quarter),
-        );
-    }
-    in_year(&mut pending_cells, year);
+    let mut columns = CELL_KEY.to_vec();
+    columns.extend(MONTHS);
+    let compacted_cells = columns_in(COMPACTED, &columns, narrowing);
     let mut cells = Query::select();
-    for column in key {
+    for column in CELL_KEY {
         cells.expr_as(
             Expr::cust(format!("COALESCE(c.{column}, p.{column})")),
             Alias::new(column),
         );
     }
-    for quarter in quarters {
+    for month in MONTHS {
         cells.expr_as(
-            Expr::cust(format!(
-                "COALESCE(c.{quarter}, 0) + COALESCE(p.{quarter}, 0)"
-            )),
-            Alias::new(quarter),
+            Expr::cust(format!("COALESCE(c.{month}, 0) + COALESCE(p.{month}, 0)")),
+            Alias::new(month),
         );
     }
-    let same_cell = key.iter().fold(Condition::all(), |all, column| {
+    let same_cell = CELL_KEY.iter().fold(Condition::all(), |all, column| {
         all.add(
             Expr::col((compacted.clone(), Alias::new(*column)))
                 .equals((pending.clone(), Alias::new(*column))),
@@ -262,13 +337,18 @@ pub fn current_cells(year: Option<i32>) -> SelectStatement {
     });
     cells
         .from_subquery(compacted_cells, compacted)
-        .join_subquery(JoinType::FullOuterJoin, pending_cells, pending, same_cell);
+        .join_subquery(
+            JoinType::FullOuterJoin,
+            pending_cells(narrowing),
+            pending,
+            same_cell,
+        );
     cells
 }
 
-/// The year and quarter (1 to 4) of an instant, in UTC.
-pub fn year_quarter(at: &DateTime<Utc>) -> (i32, i16) {
-    (at.year(), at.month().div_ceil(3) as i16)
+/// The year and month (1 to 12) of an instant, in UTC.
+pub fn year_month(at: &DateTime<Utc>) -> (i32, u32) {
+    (at.year(), at.month())
 }
 
 /// The tables a restore empties and rebuilds, so no delta of the old data survives it.
@@ -287,36 +367,44 @@ pub fn rebuild_sql(backend: DbBackend) -> Vec<String> {
     statements
 }
 
+/// `SELECT year, department_id, job_id, <hires per month>` over the hires of
+/// `source` (with `hire_datetime`, `department_id` and `job_id`), one row per
+/// cell with hires, then `extra` columns.
+fn count_per_cell(backend: DbBackend, source: &str, extra: &str) -> String {
+    let (year, month) = match backend {
+        DbBackend::Postgres => POSTGRES_YEAR_MONTH,
+        _ => SQLITE_YEAR_MONTH,
+    };
+    let counts: Vec<String> = (1..=12)
+        .map(|m| format!("count(*) FILTER (WHERE month = {m})"))
+        .collect();
+    format!(
+        "SELECT year, department_id, job_id, {}{extra}
+    FROM (SELECT {year} AS year, {month} AS month, department_id, job_id
+          FROM {source}) parts
+    GROUP BY 1, 2, 3",
+        counts.join(", ")
+    )
+}
+
 /// Fills an empty `hires_rollup` from every stored hire.
 fn rebuild_cells_sql(backend: DbBackend) -> String {
-    let (year, quarter) = match backend {
-        DbBackend::Postgres => POSTGRES_YEAR_QUARTER,
-        _ => SQLITE_YEAR_QUARTER,
-    };
-    let per_quarter = |q: u8| format!("SUM(CASE WHEN {quarter} = {q} THEN 1 ELSE 0 END)");
     format!(
-        "INSERT INTO hires_rollup (year, department_id, job_id, q1, q2, q3, q4)
-         SELECT {year}, department_id, job_id, {}, {}, {}, {}
-         FROM hired_employees GROUP BY 1, 2, 3",
-        per_quarter(1),
-        per_quarter(2),
-        per_quarter(3),
-        per_quarter(4),
+        "INSERT INTO {COMPACTED} (year, department_id, job_id, {})
+    {}",
+        MONTHS.join(", "),
+        count_per_cell(backend, "hired_employees", "")
     )
 }
 
 /// PostgreSQL: appends the hires of `source` (a table or CTE with
 /// `hire_datetime`, `department_id` and `job_id`) as deltas stamped `$1`.
 pub fn postgres_add_from(source: &str) -> String {
-    let (year, quarter) = POSTGRES_YEAR_QUARTER;
     format!(
-        "INSERT INTO {DELTAS} ({DELTA_COLUMNS})
-    SELECT year, department_id, job_id,
-           count(*) FILTER (WHERE quarter = 1), count(*) FILTER (WHERE quarter = 2),
-           count(*) FILTER (WHERE quarter = 3), count(*) FILTER (WHERE quarter = 4), $1
-    FROM (SELECT {year} AS year, {quarter} AS quarter, department_id, job_id
-          FROM {source}) parts
-    GROUP BY 1, 2, 3"
+        "INSERT INTO {DELTAS} ({})
+    {}",
+        *DELTA_COLUMNS,
+        count_per_cell(DbBackend::Postgres, source, ", $1")
     )
 }
 
@@ -329,19 +417,21 @@ pub async fn postgres_apply(
         return Ok(());
     }
     let columns = delta.columns();
+    let months: Vec<String> = (4..=15).map(|n| format!("${n}::bigint[]")).collect();
     let sql = format!(
-        "INSERT INTO {DELTAS} ({DELTA_COLUMNS})
-    SELECT *, $8 FROM UNNEST($1::integer[], $2::integer[], $3::integer[],
-                             $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])"
+        "INSERT INTO {DELTAS} ({})
+    SELECT *, $16 FROM UNNEST($1::integer[], $2::integer[], $3::integer[], {})",
+        *DELTA_COLUMNS,
+        months.join(", ")
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(columns.years)
         .bind(columns.department_ids)
-        .bind(columns.job_ids)
-        .bind(columns.q1)
-        .bind(columns.q2)
-        .bind(columns.q3)
-        .bind(columns.q4)
+        .bind(columns.job_ids);
+    for month in columns.months {
+        query = query.bind(month);
+    }
+    query
         .bind(now())
         .execute(&mut **tx)
         .await
@@ -373,14 +463,14 @@ pub fn now() -> DateTime<Utc> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RollupDelta {
     /// Sorted, so appends and reports see cells in one order.
-    cells: BTreeMap<(i32, i32, i32), [i64; 4]>,
+    cells: BTreeMap<(i32, i32, i32), [i64; 12]>,
 }
 
 impl RollupDelta {
     /// Counts one new hire.
     pub fn add(&mut self, at: &DateTime<Utc>, department_id: i32, job_id: i32) {
-        let (year, quarter) = year_quarter(at);
-        self.cells.entry((year, department_id, job_id)).or_default()[quarter as usize - 1] += 1;
+        let (year, month) = year_month(at);
+        self.cells.entry((year, department_id, job_id)).or_default()[month as usize - 1] += 1;
     }
 
     /// True when no hire was counted.
@@ -391,14 +481,13 @@ impl RollupDelta {
     /// The cells as parallel columns, for an `UNNEST` insert.
     pub fn columns(&self) -> RollupColumns {
         let mut columns = RollupColumns::default();
-        for ((year, department, job), quarters) in &self.cells {
+        for ((year, department, job), months) in &self.cells {
             columns.years.push(*year);
             columns.department_ids.push(*department);
             columns.job_ids.push(*job);
-            columns.q1.push(quarters[0]);
-            columns.q2.push(quarters[1]);
-            columns.q3.push(quarters[2]);
-            columns.q4.push(quarters[3]);
+            for (column, hires) in columns.months.iter_mut().zip(months) {
+                column.push(*hires);
+            }
         }
         columns
     }
@@ -413,14 +502,8 @@ pub struct RollupColumns {
     pub department_ids: Vec<i32>,
     /// Job ids.
     pub job_ids: Vec<i32>,
-    /// Hires to add in the first quarter.
-    pub q1: Vec<i64>,
-    /// Hires to add in the second quarter.
-    pub q2: Vec<i64>,
-    /// Hires to add in the third quarter.
-    pub q3: Vec<i64>,
-    /// Hires to add in the fourth quarter.
-    pub q4: Vec<i64>,
+    /// Hires to add per month, January first.
+    pub months: [Vec<i64>; 12],
 }
 
 /// Appends `delta` as deltas stamped now, in the caller's transaction.
@@ -430,25 +513,18 @@ pub async fn apply(txn: &impl ConnectionTrait, delta: &RollupDelta) -> Result<()
     }
     let stamp = now();
     let cells: Vec<_> = delta.cells.iter().collect();
-    for chunk in cells.chunks(1_000) {
+    let columns: Vec<Alias> = DELTA_COLUMNS.split(", ").map(Alias::new).collect();
+    for chunk in cells.chunks(500) {
         let mut append = Query::insert();
-        append.into_table(Alias::new(DELTAS)).columns(
-            DELTA_COLUMNS
-                .split(", ")
-                .map(Alias::new)
-                .collect::<Vec<_>>(),
-        );
-        for ((year, department_id, job_id), [q1, q2, q3, q4]) in chunk {
-            append.values_panic([
-                (*year).into(),
-                (*department_id).into(),
-                (*job_id).into(),
-                (*q1).into(),
-                (*q2).into(),
-                (*q3).into(),
-                (*q4).into(),
-                stamp.into(),
-            ]);
+        append
+            .into_table(Alias::new(DELTAS))
+            .columns(columns.clone());
+        for ((year, department_id, job_id), months) in chunk {
+            let mut row: Vec<Expr> =
+                vec![(*year).into(), (*department_id).into(), (*job_id).into()];
+            row.extend(months.iter().map(|hires| Expr::from(*hires)));
+            row.push(stamp.into());
+            append.values_panic(row);
         }
         txn.execute(&append).await?;
     }
@@ -473,7 +549,7 @@ pub async fn mark_hires_changed(txn: &impl ConnectionTrait) -> Result<(), DbErr>
 
 /// When hires last changed, or `None` before any were stored.
 pub async fn changed_at(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let statement = Statement::from_string(db.get_database_backend(), SUMMARY);
+    let statement = Statement::from_string(db.get_database_backend(), SUMMARY.as_str());
     match db.query_one_raw(statement).await? {
         Some(row) => row.try_get("", "changed_at"),
         None => Ok(None),

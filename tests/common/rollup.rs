@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-/// Hires per (year, quarter, department, job); cells with no hires are left out.
+/// Hires per (year, month, department, job); cells with no hires are left out.
 pub type RollupCells = BTreeMap<(i32, i16, i32, i32), i64>;
 
 /// Rows that differ between the compacted per-department and per-job totals
@@ -16,11 +16,10 @@ pub async fn totals_mismatches(db: &DatabaseConnection) -> i64 {
         ("hires_rollup_job", "job_id"),
     ] {
         let summed = format!(
-            "SELECT year, {key}, CAST(SUM(q1) AS BIGINT), CAST(SUM(q2) AS BIGINT),
-                    CAST(SUM(q3) AS BIGINT), CAST(SUM(q4) AS BIGINT)
-             FROM hires_rollup GROUP BY year, {key}"
+            "SELECT year, {key}, {} FROM hires_rollup GROUP BY year, {key}",
+            month_sums()
         );
-        let stored = format!("SELECT year, {key}, q1, q2, q3, q4 FROM {table}");
+        let stored = format!("SELECT year, {key}, {} FROM {table}", MONTHS.join(", "));
         for (a, b) in [(&summed, &stored), (&stored, &summed)] {
             let sql = format!("SELECT COUNT(*) AS n FROM ({a} EXCEPT {b}) x");
             let row = db
@@ -45,13 +44,15 @@ pub async fn stored_rollup(db: &DatabaseConnection) -> RollupCells {
         0,
         "the per-department and per-job totals differ from the cells"
     );
-    let sql = "SELECT year, department_id, job_id,
-                      CAST(SUM(q1) AS BIGINT) AS q1, CAST(SUM(q2) AS BIGINT) AS q2,
-                      CAST(SUM(q3) AS BIGINT) AS q3, CAST(SUM(q4) AS BIGINT) AS q4
-               FROM (SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup
-                     UNION ALL
-                     SELECT year, department_id, job_id, q1, q2, q3, q4 FROM hires_rollup_delta) c
-               GROUP BY year, department_id, job_id";
+    let cells = format!("year, department_id, job_id, {}", MONTHS.join(", "));
+    let sql = format!(
+        "SELECT year, department_id, job_id, {}
+         FROM (SELECT {cells} FROM hires_rollup
+               UNION ALL
+               SELECT {cells} FROM hires_rollup_delta) c
+         GROUP BY year, department_id, job_id",
+        month_sums()
+    );
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -62,10 +63,10 @@ pub async fn stored_rollup(db: &DatabaseConnection) -> RollupCells {
     let mut cells = BTreeMap::new();
     for row in rows {
         let get = |column: &str| row.try_get::<i32>("", column).unwrap();
-        for quarter in 1..=4i16 {
-            let hires: i64 = row.try_get("", &format!("q{quarter}")).unwrap();
+        for month in 1..=12i16 {
+            let hires: i64 = row.try_get("", &format!("m{month}")).unwrap();
             if hires != 0 {
-                let key = (get("year"), quarter, get("department_id"), get("job_id"));
+                let key = (get("year"), month, get("department_id"), get("job_id"));
                 cells.insert(key, hires);
             }
         }
@@ -86,6 +87,18 @@ pub fn quarterly_hires(rows: &serde_json::Value) -> i64 {
         .sum()
 }
 
+/// The month columns of every rollup table.
+const MONTHS: [&str; 12] = [
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12",
+];
+
+/// `CAST(SUM(m1) AS BIGINT) AS m1, …` for every month.
+fn month_sums() -> String {
+    MONTHS
+        .map(|m| format!("CAST(SUM({m}) AS BIGINT) AS {m}"))
+        .join(", ")
+}
+
 /// Delta rows waiting to be folded.
 pub async fn pending_deltas(db: &DatabaseConnection) -> i64 {
     let row = db
@@ -99,19 +112,19 @@ pub async fn pending_deltas(db: &DatabaseConnection) -> i64 {
     row.try_get("", "n").unwrap()
 }
 
-/// The per-quarter counts computed by plain SQL over the raw table, written per backend.
+/// The per-month counts computed by plain SQL over the raw table, written per backend.
 pub async fn raw_sql_aggregate(db: &DatabaseConnection) -> RollupCells {
     let backend = db.get_database_backend();
     let sql = match backend {
         sea_orm::DbBackend::Postgres => {
             "SELECT EXTRACT(YEAR FROM hire_datetime AT TIME ZONE 'UTC')::integer AS year,
-                    EXTRACT(QUARTER FROM hire_datetime AT TIME ZONE 'UTC')::integer AS quarter,
+                    EXTRACT(MONTH FROM hire_datetime AT TIME ZONE 'UTC')::integer AS month,
                     department_id, job_id, COUNT(*) AS hires
              FROM hired_employees GROUP BY 1, 2, 3, 4"
         }
         _ => {
             "SELECT CAST(strftime('%Y', hire_datetime) AS INTEGER) AS year,
-                    (CAST(strftime('%m', hire_datetime) AS INTEGER) + 2) / 3 AS quarter,
+                    CAST(strftime('%m', hire_datetime) AS INTEGER) AS month,
                     department_id, job_id, COUNT(*) AS hires
              FROM hired_employees GROUP BY 1, 2, 3, 4"
         }
@@ -126,7 +139,7 @@ pub async fn raw_sql_aggregate(db: &DatabaseConnection) -> RollupCells {
             (
                 (
                     get("year"),
-                    get("quarter") as i16,
+                    get("month") as i16,
                     get("department_id"),
                     get("job_id"),
                 ),
