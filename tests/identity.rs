@@ -98,6 +98,30 @@ const RULES: &[Rule] = &[
         "{ departmentsAboveMeanChart(year: 2021, width: 200, height: 200, format: SVG) { mimeType } }",
     ),
     rule(Query, "reportsAsOf", Viewer, "{ reportsAsOf }"),
+    rule(
+        Query,
+        "hiresOverTime",
+        Viewer,
+        r#"{ hiresOverTime(from: "2021-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z") { total } }"#,
+    ),
+    rule(
+        Query,
+        "hiresComparison",
+        Viewer,
+        r#"{ hiresComparison(period: QUARTER, at: "2021-04-01T00:00:00Z", by: TOTAL) { hires } }"#,
+    ),
+    rule(
+        Query,
+        "topJobs",
+        Viewer,
+        r#"{ topJobs(from: "2021-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z") { job } }"#,
+    ),
+    rule(
+        Query,
+        "topDepartments",
+        Viewer,
+        r#"{ topDepartments(from: "2021-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z") { share } }"#,
+    ),
     rule(Query, "me", Viewer, "{ me { identity display role } }"),
     rule(
         Subscription,

@@ -687,9 +687,8 @@ async fn the_month_migration_refills_the_rollup_keeps_as_of_and_goes_back_to_qua
     assert_eq!(as_of["reportsAsOf"], "2030-06-07T08:09:10Z");
     // Back to quarters: the quarterly cells hold the same hires.
     Migrator::down(&t.db, Some(1)).await.unwrap();
-    let row = t
-        .db
-        .query_one_raw(sea_orm::Statement::from_string(
+    let row =
+        t.db.query_one_raw(sea_orm::Statement::from_string(
             t.db.get_database_backend(),
             "SELECT CAST(q1 AS BIGINT) AS q1, CAST(q4 AS BIGINT) AS q4,
                     (SELECT COUNT(*) FROM hires_rollup_job) AS jobs

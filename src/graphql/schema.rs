@@ -7,7 +7,7 @@ use async_graphql::{MergedObject, Schema};
 
 use super::{
     admin, audit, audit_log, backup, dimensions, error_codes::ErrorCodes, hires, introspection,
-    live::SubscriptionRoot, me, observe, operations, reports,
+    live::SubscriptionRoot, me, observe, operations, reports, trends,
 };
 use crate::state::AppState;
 
@@ -17,6 +17,7 @@ pub struct QueryRoot(
     dimensions::DimensionsQuery,
     hires::HiresQuery,
     reports::ReportsQuery,
+    trends::TrendsQuery,
     admin::AdminQuery,
     backup::BackupQuery,
     operations::OperationsQuery,

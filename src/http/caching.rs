@@ -33,12 +33,16 @@ use crate::{
 
 /// Root fields whose answers depend on nothing but the data and the arguments,
 /// and that are worth keeping: the reports and charts.
-const REPORT_FIELDS: [&str; 5] = [
+const REPORT_FIELDS: [&str; 9] = [
     "hiresByQuarter",
     "departmentsAboveMean",
     "hiresByQuarterChart",
     "departmentsAboveMeanChart",
     "reportsAsOf",
+    "hiresOverTime",
+    "hiresComparison",
+    "topJobs",
+    "topDepartments",
 ];
 
 /// Other root fields whose answers depend on nothing but the data, the

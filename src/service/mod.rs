@@ -13,6 +13,8 @@ pub mod import;
 pub mod ingest;
 pub mod lookups;
 pub mod operations;
+pub mod periods;
 pub mod rejected;
 pub mod reports;
 pub mod rollup;
+pub mod trends;
