@@ -545,10 +545,202 @@ async fn rankings_give_rank_ties_and_shares_and_drill_into_a_department(t: TestD
     assert_eq!(code, "PAGE_SIZE");
 }
 
+/// GETs `path` from the router, with an `If-None-Match` when given.
+async fn get(http: &axum::Router, path: &str, etag: Option<&str>) -> common::TestResponse {
+    let mut request = axum::http::Request::get(path);
+    if let Some(etag) = etag {
+        request = request.header("if-none-match", etag);
+    }
+    common::send(http, request.body(axum::body::Body::empty()).unwrap()).await
+}
+
+/// A JSON value as a CSV field: strings bare, null empty, fractions as Rust writes them.
+fn field(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Number(n) if n.is_f64() => n.as_f64().unwrap().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Rows of `columns` from GraphQL `rows`, as CSV lines with the header first.
+fn csv_of(columns: &[&str], rows: &[Value]) -> Vec<String> {
+    let mut lines = vec![columns.join(",")];
+    lines.extend(rows.iter().map(|row| {
+        columns
+            .iter()
+            .map(|c| field(&row[*c]))
+            .collect::<Vec<_>>()
+            .join(",")
+    }));
+    lines
+}
+
+async fn the_trend_csv_exports_match_their_graphql_fields_and_keep_the_etag_rules(t: TestDb) {
+    let state = t.local_state();
+    small_history(&state).await;
+    let http = hiring_analytics::app(state.clone());
+    let range = "from=2020-01-01T00:00:00Z&to=2022-01-01T00:00:00Z";
+    let data = ok(
+        &state,
+        r#"{ series: hiresOverTime(from: "2020-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z",
+                                  granularity: QUARTER, by: DEPARTMENT_AND_JOB, departmentIds: [1, 2]) {
+               departmentId department jobId job points { start hires } }
+             compared: hiresComparison(period: QUARTER, at: "2021-04-01T00:00:00Z") {
+               departmentId department jobId job start hires previousStart previous yearEarlierStart
+               yearEarlier changeFromPrevious percentChangeFromPrevious changeFromYearEarlier
+               percentChangeFromYearEarlier }
+             departments: topDepartments(from: "2020-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z", first: 2) {
+               rank departmentId department hires share }
+             jobs: topJobs(departmentId: 1, from: "2020-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z") {
+               rank jobId job hires share } }"#,
+        json!({}),
+    )
+    .await;
+    let points: Vec<Value> = data["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["points"].as_array().unwrap().iter().map(move |p| {
+                let mut row = s.clone();
+                row["start"] = p["start"].clone();
+                row["hires"] = p["hires"].clone();
+                row
+            })
+        })
+        .collect();
+    let comparison_columns = [
+        "departmentId",
+        "department",
+        "jobId",
+        "job",
+        "start",
+        "hires",
+        "previousStart",
+        "previous",
+        "yearEarlierStart",
+        "yearEarlier",
+        "changeFromPrevious",
+        "percentChangeFromPrevious",
+        "changeFromYearEarlier",
+        "percentChangeFromYearEarlier",
+    ];
+    let exports = [
+        (
+            format!(
+                "/reports/hires-over-time.csv?{range}&granularity=QUARTER&by=DEPARTMENT_AND_JOB&departmentIds=1,2"
+            ),
+            csv_of(
+                &[
+                    "start",
+                    "departmentId",
+                    "department",
+                    "jobId",
+                    "job",
+                    "hires",
+                ],
+                &points,
+            ),
+        ),
+        (
+            "/reports/hires-comparison.csv?period=QUARTER&at=2021-04-01T00:00:00Z".to_owned(),
+            csv_of(&comparison_columns, data["compared"].as_array().unwrap()),
+        ),
+        (
+            format!("/reports/top-departments.csv?{range}&first=2"),
+            csv_of(
+                &["rank", "departmentId", "department", "hires", "share"],
+                data["departments"].as_array().unwrap(),
+            ),
+        ),
+        (
+            format!("/reports/top-jobs.csv?departmentId=1&{range}"),
+            csv_of(
+                &["rank", "jobId", "job", "hires", "share"],
+                data["jobs"].as_array().unwrap(),
+            ),
+        ),
+    ];
+    let mut etags = Vec::new();
+    for (path, expected) in &exports {
+        let response = get(&http, path, None).await;
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        assert!(
+            response.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
+        assert!(response.headers.contains_key("last-modified"), "{path}");
+        assert_eq!(
+            response.text().lines().collect::<Vec<_>>(),
+            *expected,
+            "{path}"
+        );
+        let etag = response.headers["etag"].to_str().unwrap().to_owned();
+        assert_eq!(get(&http, path, Some(&etag)).await.status, 304, "{path}");
+        etags.push(etag);
+    }
+    assert!(exports[0].1.len() > 4, "{:?}", exports[0].1);
+    // A new hire moves every ETag.
+    ok(
+        &state,
+        r#"mutation { insertHiredEmployees(rows: [{id: 99, name: "New", hireDatetime: "2021-05-05T00:00:00Z",
+                                                   departmentId: 1, jobId: 1}]) { inserted } }"#,
+        json!({}),
+    )
+    .await;
+    for ((path, _), etag) in exports.iter().zip(&etags) {
+        assert_eq!(get(&http, path, Some(etag)).await.status, 200, "{path}");
+    }
+    let bad = [
+        (
+            "/reports/hires-over-time.csv?from=2021-01-01T00:00:00Z&to=2022-01-01T00:00:00Z&granularity=WEEK",
+            "granularity must be one of MONTH, QUARTER, YEAR, got \"WEEK\"",
+        ),
+        (
+            "/reports/hires-over-time.csv?from=2021-01-15T00:00:00Z&to=2022-01-01T00:00:00Z",
+            "the nearest valid values are 2021-01-01T00:00:00Z and 2021-02-01T00:00:00Z",
+        ),
+        (
+            "/reports/hires-comparison.csv?at=2021-01-01T00:00:00Z",
+            "period must be one of",
+        ),
+        (
+            "/reports/top-jobs.csv?from=2021-01-01&to=2022-01-01T00:00:00Z",
+            "from must be an RFC 3339 instant",
+        ),
+        (
+            "/reports/top-jobs.csv?departmentId=x&from=2021-01-01T00:00:00Z&to=2022-01-01T00:00:00Z",
+            "departmentId must be a whole number",
+        ),
+    ];
+    for (path, message) in bad {
+        let response = get(&http, path, None).await;
+        assert_eq!(response.status, 400, "{path}");
+        let body = response.json();
+        assert_eq!(
+            common::first_error_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(message),
+            "{body}"
+        );
+    }
+}
+
 db_tests!(
     the_month_series_of_2021_on_the_real_samples_match_the_csv_files_and_the_year_reports,
     every_granularity_breakdown_and_filter_matches_the_stored_rows,
     ranges_off_bucket_boundaries_too_long_or_backwards_are_refused_clearly,
     a_quarter_is_compared_with_the_one_before_and_the_same_quarter_a_year_earlier,
     rankings_give_rank_ties_and_shares_and_drill_into_a_department,
+    the_trend_csv_exports_match_their_graphql_fields_and_keep_the_etag_rules,
 );

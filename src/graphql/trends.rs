@@ -4,16 +4,12 @@
 use super::{check_filter_ids, read_db, scalars::DateTime};
 use crate::{
     auth::{Needs, Role},
-    error::AppError,
     service::{
         periods::{Granularity, Span},
         trends::{self, Breakdown, Filter},
     },
 };
 use async_graphql::{Context, Object, Result, SimpleObject};
-
-/// The most entries `topJobs` and `topDepartments` return.
-const MAX_RANKED: i32 = 1_000;
 
 /// Hires of one department, job, department and job, or of every hire, per bucket.
 #[derive(Debug, Clone, SimpleObject)]
@@ -96,14 +92,13 @@ pub struct HireComparison {
     pub percent_change_from_year_earlier: Option<f64>,
 }
 
-/// `(now - base) / base` in percent, or `None` when `base` is 0.
-fn percent_change(now: i64, base: i64) -> Option<f64> {
-    (base != 0).then(|| (now - base) as f64 * 100.0 / base as f64)
-}
-
 impl HireComparison {
     fn new(c: trends::Comparison, period: Span) -> Self {
         let start = |span: Span| DateTime(span.from.start());
+        let percents = (
+            c.percent_change_from_previous(),
+            c.percent_change_from_year_earlier(),
+        );
         Self {
             department_id: c.key.department_id,
             department: c.key.department,
@@ -116,9 +111,9 @@ impl HireComparison {
             year_earlier_start: start(period.shifted(-12)),
             year_earlier: c.year_earlier,
             change_from_previous: c.hires - c.previous,
-            percent_change_from_previous: percent_change(c.hires, c.previous),
+            percent_change_from_previous: percents.0,
             change_from_year_earlier: c.hires - c.year_earlier,
-            percent_change_from_year_earlier: percent_change(c.hires, c.year_earlier),
+            percent_change_from_year_earlier: percents.1,
         }
     }
 }
@@ -152,18 +147,6 @@ pub struct RankedJob {
     /// Its share of the hires counted: of the department's hires in the
     /// range when `departmentId` is given, of every hire in the range otherwise; 0 to 1.
     pub share: f64,
-}
-
-/// Refuses a ranking size outside 1 to [`MAX_RANKED`].
-fn ranking_size(first: i32) -> Result<usize, AppError> {
-    if (1..=MAX_RANKED).contains(&first) {
-        Ok(first as usize)
-    } else {
-        Err(AppError::bad_input(
-            "PAGE_SIZE",
-            format!("first must be from 1 to {MAX_RANKED}, got {first}"),
-        ))
-    }
 }
 
 /// The trend queries.
@@ -234,7 +217,7 @@ impl TrendsQuery {
         to: DateTime,
         #[graphql(default = 10)] first: i32,
     ) -> Result<Vec<RankedJob>> {
-        let first = ranking_size(first)?;
+        let first = trends::ranking_size(first)?;
         let span = Span::any_length(from.0, to.0, Granularity::Month)?;
         let department = department_id.map(|id| [id]);
         let filter = Filter {
@@ -265,7 +248,7 @@ impl TrendsQuery {
         to: DateTime,
         #[graphql(default = 10)] first: i32,
     ) -> Result<Vec<RankedDepartment>> {
-        let first = ranking_size(first)?;
+        let first = trends::ranking_size(first)?;
         let span = Span::any_length(from.0, to.0, Granularity::Month)?;
         let read = read_db(ctx);
         let ranked =

@@ -16,6 +16,7 @@ mod pages;
 pub mod persisted;
 mod reports_csv;
 mod request_id;
+mod trends_csv;
 
 use axum::{
     Router,
@@ -94,6 +95,19 @@ pub fn app(state: AppState) -> Router {
             "/reports/departments-above-mean.csv",
             get(reports_csv::departments_above_mean_csv),
         )
+        .route(
+            "/reports/hires-over-time.csv",
+            get(trends_csv::hires_over_time_csv),
+        )
+        .route(
+            "/reports/hires-comparison.csv",
+            get(trends_csv::hires_comparison_csv),
+        )
+        .route(
+            "/reports/top-departments.csv",
+            get(trends_csv::top_departments_csv),
+        )
+        .route("/reports/top-jobs.csv", get(trends_csv::top_jobs_csv))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/readyz", get(health::readyz))

@@ -77,7 +77,7 @@ pub async fn hires_by_quarter_csv(
         let (rows, as_of) = reports::with_as_of(db, read).await?;
         Ok((quarters_csv(&rows), as_of))
     };
-    csv_report(&state, &headers, "hires-by-quarter", asked, make).await
+    csv_report(&state, &headers, asked.export("hires-by-quarter"), make).await
 }
 
 /// GET /reports/departments-above-mean.csv?year=2021: the departments above the mean.
@@ -92,38 +92,67 @@ pub async fn departments_above_mean_csv(
         let (report, as_of) = reports::with_as_of(db, read).await?;
         Ok((above_mean_csv(&report), as_of))
     };
-    csv_report(&state, &headers, "departments-above-mean", asked, make).await
+    csv_report(
+        &state,
+        &headers,
+        asked.export("departments-above-mean"),
+        make,
+    )
+    .await
 }
 
-/// The CSV export `name` for `asked`, made by `make` unless the client's
+impl ReportYear {
+    fn export(self, name: &str) -> Export {
+        Export {
+            name: name.to_owned(),
+            parameters: vec![self.year.to_string()],
+            caller: self.caller,
+        }
+    }
+}
+
+/// One CSV export asked for: the report's name, its parameters as text (in
+/// the ETag and, joined by `_`, in the file name) and who asks.
+pub struct Export {
+    /// The report's name, e.g. `hires-by-quarter`.
+    pub name: String,
+    /// The parameters, normalised, in a fixed order.
+    pub parameters: Vec<String>,
+    /// The caller, whose role is in the ETag.
+    pub caller: Caller,
+}
+
+/// The CSV export `asked`, made by `make` unless the client's
 /// `If-None-Match` holds the current ETag (then 304, and nothing is read but
 /// the data version).
-async fn csv_report(
+pub async fn csv_report(
     state: &AppState,
     headers: &HeaderMap,
-    name: &str,
-    asked: ReportYear,
+    asked: Export,
     make: impl AsyncFnOnce(&DatabaseConnection) -> Result<(String, Option<DateTime<Utc>>), AppError>,
 ) -> Result<Response, HttpError> {
     let version = data_version::current(&state.read_db).await?;
-    let etag = caching::tag_of(&[name, &asked.year.to_string()], &asked.caller, &version);
+    let mut key = vec![asked.name.as_str()];
+    key.extend(asked.parameters.iter().map(String::as_str));
+    let etag = caching::tag_of(&key, &asked.caller, &version);
     if caching::not_modified(headers, &etag) {
         return Ok(caching::not_modified_response(&etag, state.cache_max_age));
     }
     let (body, as_of) = make(&state.read_db).await?;
-    let mut response = csv_download(name, asked.year, body, as_of);
+    let file_name = format!("{}-{}.csv", asked.name, asked.parameters.join("_"));
+    let mut response = csv_download(&file_name, body, as_of);
     caching::mark(response.headers_mut(), Some(&etag), state.cache_max_age);
     Ok(response)
 }
 
-/// A CSV attachment named `{name}-{year}.csv`, with `Last-Modified` set to `as_of`.
-fn csv_download(name: &str, year: i32, body: String, as_of: Option<DateTime<Utc>>) -> Response {
+/// A CSV attachment named `file_name`, with `Last-Modified` set to `as_of`.
+fn csv_download(file_name: &str, body: String, as_of: Option<DateTime<Utc>>) -> Response {
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}-{year}.csv\""),
+                format!("attachment; filename=\"{file_name}\""),
             ),
         ],
         body,
@@ -176,7 +205,7 @@ fn above_mean_csv(report: &AboveMeanReport) -> String {
 
 /// A name as a CSV field that a spreadsheet shows as text: one that starts like
 /// a formula (`=`, `+`, `-`, `@`) gets a leading apostrophe.
-fn spreadsheet_text(value: &str) -> String {
+pub fn spreadsheet_text(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         csv_field(&format!("'{value}")).into_owned()
     } else {

@@ -177,6 +177,23 @@ pub struct Comparison {
     pub year_earlier: i64,
 }
 
+impl Comparison {
+    /// The change from the period before, in percent of it; `None` when it had no hires.
+    pub fn percent_change_from_previous(&self) -> Option<f64> {
+        percent_change(self.hires, self.previous)
+    }
+
+    /// The change from a year earlier, in percent of it; `None` when it had no hires.
+    pub fn percent_change_from_year_earlier(&self) -> Option<f64> {
+        percent_change(self.hires, self.year_earlier)
+    }
+}
+
+/// `(now - base) / base` in percent, or `None` when `base` is 0.
+fn percent_change(now: i64, base: i64) -> Option<f64> {
+    (base != 0).then(|| (now - base) as f64 * 100.0 / base as f64)
+}
+
 /// Hires per series in `period`, in the period before it and in the same
 /// period a year earlier: one entry per series with a hire in any of the
 /// three (`Total`: always one), in `hiresByQuarter`'s order.
@@ -219,6 +236,21 @@ pub struct Ranked {
     pub hires: i64,
     /// Its share of all hires counted (0 to 1).
     pub share: f64,
+}
+
+/// The most entries a ranking returns.
+pub const MAX_RANKED: i32 = 1_000;
+
+/// A ranking's size, checked: 1 to [`MAX_RANKED`].
+pub fn ranking_size(first: i32) -> Result<usize, AppError> {
+    if (1..=MAX_RANKED).contains(&first) {
+        Ok(first as usize)
+    } else {
+        Err(AppError::bad_input(
+            "PAGE_SIZE",
+            format!("first must be from 1 to {MAX_RANKED}, got {first}"),
+        ))
+    }
 }
 
 /// The departments (`Breakdown::Department`) or jobs (`Breakdown::Job`) with
