@@ -155,6 +155,11 @@ async fn round_trip(t: &TestDb, backups: &Backups) {
         before,
         "every row must come back as it was"
     );
+    assert_eq!(
+        common::stored_rollup(&t.db).await,
+        common::raw_sql_aggregate(&t.db).await,
+        "the month rollup rebuilt by the restore equals the raw aggregate"
+    );
 }
 
 async fn backup_wipe_and_restore_through_a_local_folder_gives_identical_tables(t: TestDb) {

@@ -356,9 +356,13 @@ async fn the_rollup_always_equals_the_raw_aggregate_across_random_writes(t: Test
         json!({"d": departments, "j": jobs}),
     )
     .await;
-    // Half the instants sit next to a quarter or year boundary with a large
-    // offset, so that UTC and local time disagree about the quarter or year.
+    // Half the instants sit next to a month, quarter or year boundary with a
+    // large offset, so that UTC and local time disagree about the month,
+    // quarter or year.
     let boundaries = [
+        ("01-31T23:30:00", "-02:00"),
+        ("03-01T00:30:00", "+03:00"),
+        ("08-31T21:00:00", "-09:30"),
         ("12-31T23:30:00", "-14:00"),
         ("01-01T00:30:00", "+14:00"),
         ("03-31T22:00:00", "-05:00"),
