@@ -122,6 +122,18 @@ const RULES: &[Rule] = &[
         Viewer,
         r#"{ topDepartments(from: "2021-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z") { share } }"#,
     ),
+    rule(
+        Query,
+        "hiresOverTimeChart",
+        Viewer,
+        r#"{ hiresOverTimeChart(from: "2021-01-01T00:00:00Z", to: "2022-01-01T00:00:00Z", width: 200, height: 200, format: SVG) { mimeType } }"#,
+    ),
+    rule(
+        Query,
+        "hiresComparisonChart",
+        Viewer,
+        r#"{ hiresComparisonChart(period: QUARTER, at: "2021-04-01T00:00:00Z", width: 200, height: 200, format: SVG) { mimeType } }"#,
+    ),
     rule(Query, "me", Viewer, "{ me { identity display role } }"),
     rule(
         Subscription,

@@ -23,6 +23,7 @@ pub mod query_limits;
 mod reports;
 mod scalars;
 pub mod schema;
+mod trend_charts;
 mod trends;
 
 use sea_orm::DatabaseConnection;

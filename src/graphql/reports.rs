@@ -42,7 +42,7 @@ impl From<charts::Chart> for Chart {
 
 /// Chart arguments with their defaults for explicit nulls; negative sizes
 /// become 0, which the size check refuses with a clear error.
-fn chart_options(
+pub(super) fn chart_options(
     width: Option<i32>,
     height: Option<i32>,
     format: Option<ChartFormat>,

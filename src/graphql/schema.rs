@@ -7,7 +7,7 @@ use async_graphql::{MergedObject, Schema};
 
 use super::{
     admin, audit, audit_log, backup, dimensions, error_codes::ErrorCodes, hires, introspection,
-    live::SubscriptionRoot, me, observe, operations, reports, trends,
+    live::SubscriptionRoot, me, observe, operations, reports, trend_charts, trends,
 };
 use crate::state::AppState;
 
@@ -18,6 +18,7 @@ pub struct QueryRoot(
     hires::HiresQuery,
     reports::ReportsQuery,
     trends::TrendsQuery,
+    trend_charts::TrendChartsQuery,
     admin::AdminQuery,
     backup::BackupQuery,
     operations::OperationsQuery,

@@ -33,7 +33,7 @@ use crate::{
 
 /// Root fields whose answers depend on nothing but the data and the arguments,
 /// and that are worth keeping: the reports and charts.
-const REPORT_FIELDS: [&str; 9] = [
+const REPORT_FIELDS: [&str; 11] = [
     "hiresByQuarter",
     "departmentsAboveMean",
     "hiresByQuarterChart",
@@ -43,6 +43,8 @@ const REPORT_FIELDS: [&str; 9] = [
     "hiresComparison",
     "topJobs",
     "topDepartments",
+    "hiresOverTimeChart",
+    "hiresComparisonChart",
 ];
 
 /// Other root fields whose answers depend on nothing but the data, the

@@ -40,10 +40,10 @@ static REGISTER_FONT: Once = Once::new();
 const FONT_NAME: &str = "DejaVu Sans";
 /// The `font-family` of every text in the SVG: the embedded font first, then
 /// what a browser without it should use.
-const FAMILY: &str = "DejaVu Sans, Verdana, sans-serif";
+pub(super) const FAMILY: &str = "DejaVu Sans, Verdana, sans-serif";
 /// The smallest font size, in plotters units. plotters writes `size / 1.24` as
 /// the SVG `font-size`, so this gives 12.1 px.
-const MIN_FONT: f64 = 15.0;
+pub(super) const MIN_FONT: f64 = 15.0;
 /// The font database of resvg: the embedded font only, never system fonts.
 static FONTS: LazyLock<Arc<usvg::fontdb::Database>> = LazyLock::new(|| {
     let mut fonts = usvg::fontdb::Database::new();
@@ -92,7 +92,7 @@ const ABOVE: RGBColor = PALETTE[5];
 const MEAN: RGBColor = PALETTE[7];
 
 /// Black or white, whichever reads better on `fill` (WCAG relative luminance).
-fn ink(fill: RGBColor) -> RGBColor {
+pub(super) fn ink(fill: RGBColor) -> RGBColor {
     let linear = |c: u8| {
         let c = f64::from(c) / 255.0;
         if c <= 0.039_28 {
@@ -106,7 +106,8 @@ fn ink(fill: RGBColor) -> RGBColor {
     if luminance > 0.179 { BLACK } else { WHITE }
 }
 
-fn check_size(width: u32, height: u32) -> Result<(), AppError> {
+/// Refuses a width or height outside [`SIZES`].
+pub(super) fn check_size(width: u32, height: u32) -> Result<(), AppError> {
     if SIZES.contains(&width) && SIZES.contains(&height) {
         Ok(())
     } else {
@@ -175,10 +176,13 @@ pub async fn departments_above_mean_chart(
     render(format, width, height, &drawing)
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+/// What drawing on a plotters backend gives.
+pub(super) type DrawResult<DB> =
+    Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Something that draws itself on any plotters backend.
-trait Drawing {
+pub(super) trait Drawing {
+    /// Draws the chart on `area`.
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
     /// The chart's title, also the SVG `<title>`.
     fn title(&self) -> &str;
@@ -270,7 +274,8 @@ impl Drawing for AboveMean {
     }
 }
 
-fn render(
+/// `drawing` as an SVG with its `<title>` and `<desc>`, or that SVG as a PNG.
+pub(super) fn render(
     format: ChartFormat,
     width: u32,
     height: u32,
@@ -375,14 +380,15 @@ fn rasterise(svg: &str, width: u32, height: u32) -> Result<Vec<u8>, String> {
 }
 
 /// Font sizes that scale with the chart, never under [`MIN_FONT`].
-fn font_size(area_height: u32, share: f64, least: f64) -> f64 {
+pub(super) fn font_size(area_height: u32, share: f64, least: f64) -> f64 {
     (f64::from(area_height) * share).max(least).max(MIN_FONT)
 }
 
-fn no_data<DB: DrawingBackend>(
+/// The title, and `message` in the middle: a chart without data.
+pub(super) fn no_data<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
-    year: i32,
+    message: &str,
 ) -> DrawResult<DB> {
     let (width, height) = area.dim_in_pixel();
     area.draw(&Text::new(
@@ -390,16 +396,41 @@ fn no_data<DB: DrawingBackend>(
         (20, 20),
         (FAMILY, font_size(height, 0.05, 18.0)).into_font(),
     ))?;
-    let message = format!("No hires in {year}");
     let size = font_size(height, 0.06, 18.0);
     area.draw(&Text::new(
-        message,
+        message.to_owned(),
         ((width / 2) as i32, (height / 2) as i32),
         (FAMILY, size)
             .into_font()
             .color(&BLACK)
             .pos(Pos::new(HPos::Center, VPos::Center)),
     ))
+}
+
+/// `text` cut short with "…" to fit `width` pixels.
+pub(super) fn fitted<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font: &TextStyle,
+    width: u32,
+) -> Result<String, DrawingAreaErrorKind<DB::ErrorType>> {
+    // plotters measures text at its nominal size, but the SVG draws it at
+    // `size / 1.24` (see [`MIN_FONT`]); 1.2 keeps some room for error.
+    let fits = |text: &str| -> Result<bool, DrawingAreaErrorKind<DB::ErrorType>> {
+        let measured = area.estimate_text_size(text, font)?.0;
+        Ok(f64::from(measured) <= f64::from(width) * 1.2)
+    };
+    if fits(text)? {
+        return Ok(text.to_owned());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for keep in (1..chars.len()).rev() {
+        let cut = format!("{}…", chars[..keep].iter().collect::<String>().trim_end());
+        if fits(&cut)? {
+            return Ok(cut);
+        }
+    }
+    Ok("…".to_owned())
 }
 
 /// The upper edge of row `row` of `n`.
@@ -419,12 +450,12 @@ fn label_width(names: &[&str], font: f64, width: u32) -> u32 {
 }
 
 /// Horizontal department axes: hires along x, one row per department down y.
-type DepartmentChart<'a, DB> =
+pub(super) type DepartmentChart<'a, DB> =
     ChartContext<'a, DB, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>;
 
 /// Caption, axes and department labels (the first name at the top); returns the
 /// chart and the label font size.
-fn department_axes<'a, DB: DrawingBackend>(
+pub(super) fn department_axes<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     title: &str,
     names: &[&str],
@@ -433,8 +464,10 @@ fn department_axes<'a, DB: DrawingBackend>(
     let (width, height) = area.dim_in_pixel();
     let label_font = font_size(height, 0.025, MIN_FONT);
     let n = names.len();
+    let caption: TextStyle = (FAMILY, font_size(height, 0.045, 18.0)).into();
+    let title = fitted(area, title, &caption, width.saturating_sub(32))?;
     let mut chart = ChartBuilder::on(area)
-        .caption(title, (FAMILY, font_size(height, 0.045, 18.0)))
+        .caption(title, caption)
         .margin(16)
         .x_label_area_size((label_font * 2.6) as u32)
         .y_label_area_size(label_width(names, label_font, width))
@@ -464,13 +497,15 @@ fn department_axes<'a, DB: DrawingBackend>(
     Ok((chart, label_font))
 }
 
-fn draw_legend<'a, DB: DrawingBackend + 'a>(
+/// The legend of the series drawn on `chart`, at `position` in the plot.
+pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut DepartmentChart<'a, DB>,
     font: f64,
+    position: SeriesLabelPosition,
 ) -> DrawResult<DB> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .label_font((FAMILY, font))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
@@ -482,13 +517,16 @@ const BAR_MARGIN: u32 = 3;
 /// The space a value keeps from the ends of its bar.
 const VALUE_PADDING: i32 = 4;
 
-/// One bar of a department chart: `start..end` hires in row `row` of `rows`.
-struct Bar {
-    row: usize,
-    rows: usize,
-    start: i64,
-    end: i64,
-    fill: RGBColor,
+/// One bar of a department chart: `start..end` hires in row `row` of `rows`
+/// (row 0 at the bottom), filling slice `slice.0` of `slice.1` equal slices of
+/// the row, counted from the top (`(0, 1)`: the whole row).
+pub(super) struct Bar {
+    pub(super) row: usize,
+    pub(super) rows: usize,
+    pub(super) start: i64,
+    pub(super) end: i64,
+    pub(super) fill: RGBColor,
+    pub(super) slice: (usize, usize),
 }
 
 impl Bar {
@@ -503,11 +541,32 @@ impl Bar {
         bar.set_margin(BAR_MARGIN, BAR_MARGIN, 0, 0);
         bar
     }
+
+    /// The bar's box in pixels of the whole drawing: left, top, right, bottom.
+    /// The slices of a row share its height less a margin above and below
+    /// the row, which keeps groups of slices apart.
+    pub(super) fn pixels<DB: DrawingBackend>(
+        &self,
+        chart: &DepartmentChart<'_, DB>,
+    ) -> (i32, i32, i32, i32) {
+        let (x0, y0) = chart.backend_coord(&(self.start as f64, SegmentValue::Exact(self.row)));
+        let (x1, y1) = chart.backend_coord(&(self.end as f64, segment_end(self.row, self.rows)));
+        let (slice, slices) = (self.slice.0 as i32, self.slice.1.max(1) as i32);
+        let (top, bottom) = (y0.min(y1), y0.max(y1));
+        let margin = if slices == 1 {
+            BAR_MARGIN as i32
+        } else {
+            (BAR_MARGIN as i32).max((bottom - top) / 10)
+        };
+        let (top, bottom) = (top + margin, bottom - margin);
+        let at = |i: i32| top + (bottom - top) * i / slices;
+        (x0.min(x1), at(slice), x0.max(x1), at(slice + 1))
+    }
 }
 
 /// Where a value goes in its bar.
 #[derive(Clone, Copy)]
-enum ValueAt {
+pub(super) enum ValueAt {
     /// In the middle of the bar.
     Centre,
     /// At the bar's end, but left of a vertical line at this pixel `x` when it
@@ -517,7 +576,7 @@ enum ValueAt {
 
 /// The bar's value inside it, when the text fits in the bar; nothing
 /// otherwise.
-fn draw_bar_value<DB: DrawingBackend>(
+pub(super) fn draw_bar_value<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &DepartmentChart<'_, DB>,
     bar: &Bar,
@@ -525,11 +584,7 @@ fn draw_bar_value<DB: DrawingBackend>(
     at: ValueAt,
 ) -> DrawResult<DB> {
     let value = (bar.end - bar.start).to_string();
-    let (x0, y0) = chart.backend_coord(&(bar.start as f64, SegmentValue::Exact(bar.row)));
-    let (x1, y1) = chart.backend_coord(&(bar.end as f64, segment_end(bar.row, bar.rows)));
-    let (left, right) = (x0.min(x1), x0.max(x1));
-    let margin = BAR_MARGIN as i32;
-    let (top, bottom) = (y0.min(y1) + margin, y0.max(y1) - margin);
+    let (left, top, right, bottom) = bar.pixels(chart);
     let anchor = match at {
         ValueAt::Centre => HPos::Center,
         ValueAt::End { .. } => HPos::Right,
@@ -569,7 +624,7 @@ fn draw_stacked<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     area.fill(&WHITE)?;
     if departments.is_empty() {
-        return no_data(area, title, year);
+        return no_data(area, title, &format!("No hires in {year}"));
     }
     let names: Vec<&str> = departments.iter().map(|(n, _)| n.as_str()).collect();
     let max = departments
@@ -591,6 +646,7 @@ fn draw_stacked<DB: DrawingBackend>(
                     start,
                     end: start + q[quarter],
                     fill: QUARTER_COLOURS[quarter],
+                    slice: (0, 1),
                 }
             })
         })
@@ -604,7 +660,7 @@ fn draw_stacked<DB: DrawingBackend>(
     for bar in bars.iter().flatten() {
         draw_bar_value(area, &chart, bar, label_font, ValueAt::Centre)?;
     }
-    draw_legend(&mut chart, label_font)
+    draw_legend(&mut chart, label_font, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_above_mean<DB: DrawingBackend>(
@@ -616,7 +672,7 @@ fn draw_above_mean<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     area.fill(&WHITE)?;
     if departments.is_empty() {
-        return no_data(area, title, year);
+        return no_data(area, title, &format!("No hires in {year}"));
     }
     let names: Vec<&str> = departments.iter().map(|d| d.department.as_str()).collect();
     let max = departments.iter().map(|d| d.hired).max().unwrap_or(1);
@@ -631,6 +687,7 @@ fn draw_above_mean<DB: DrawingBackend>(
             start: 0,
             end: d.hired,
             fill: if d.hired as f64 > mean { ABOVE } else { BAR },
+            slice: (0, 1),
         })
         .collect();
     for (fill, label) in [(ABOVE, "above the mean"), (BAR, "at or below the mean")] {
@@ -655,7 +712,7 @@ fn draw_above_mean<DB: DrawingBackend>(
         )))?
         .label(format!("mean {mean:.1}"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], MEAN.stroke_width(2)));
-    draw_legend(&mut chart, label_font)
+    draw_legend(&mut chart, label_font, SeriesLabelPosition::UpperRight)
 }
 
 #[cfg(test)]

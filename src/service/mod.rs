@@ -17,4 +17,5 @@ pub mod periods;
 pub mod rejected;
 pub mod reports;
 pub mod rollup;
+pub mod trend_charts;
 pub mod trends;
