@@ -1,5 +1,8 @@
 // The dashboard: one GraphQL request per year for both reports and both charts,
 // made again whenever the `dataChanged` subscription says the data changed.
+// The trend view (./trends.js) is the other view; the URL says which one
+// shows (`?year=2021`, or `?view=trends&…` with the trend view's state), so a
+// reload or a shared link opens the same view, and back and forward work.
 //
 // A bearer token pasted into the Token form (a static token or a JWT from the
 // identity provider) is kept in this tab's session storage only (never in
@@ -143,6 +146,10 @@ function setLoading(loading) {
   for (const id of ["quarter-chart", "mean-chart"]) {
     if (loading) $(id).replaceChildren(paragraph("loading", "Loading…"));
   }
+  setStatusLoading(loading);
+}
+
+function setStatusLoading(loading) {
   $("status").className = loading ? "loading" : "";
   $("status").textContent = loading ? "Loading…" : "";
 }
@@ -230,13 +237,19 @@ async function load(year, quiet) {
   }
 }
 
-// Loads the chosen year again, quietly; changes during a refresh cause one more.
+// Loads the view shown: the chosen year, or the trends; a quiet load keeps what is shown meanwhile.
+function loadShownView(quiet) {
+  if (shownView() === "trends") return trends.load(quiet);
+  return load(Number($("year").value), quiet);
+}
+
+// Loads the view shown again, quietly; changes during a refresh cause one more.
 function refresh() {
   if (refreshing) {
     refreshAgain = true;
     return;
   }
-  refreshing = load(Number($("year").value), true).finally(() => {
+  refreshing = loadShownView(true).finally(() => {
     refreshing = null;
     if (refreshAgain) {
       refreshAgain = false;
@@ -249,12 +262,16 @@ function refresh() {
 
 // The CSV exports need the token too, so they are fetched with it and saved
 // from memory rather than opened as plain links.
-async function downloadCsv(report) {
+function downloadCsv(report) {
   const year = Number($("year").value);
-  const name = report + "-" + year + ".csv";
+  return downloadFile("/reports/" + report + ".csv?year=" + year, report + "-" + year + ".csv");
+}
+
+// Fetches `url` with the token and saves it as `name`, or says why not.
+async function downloadFile(url, name) {
   let response;
   try {
-    response = await fetch("/reports/" + report + ".csv?year=" + year, { headers: token.headers() });
+    response = await fetch(url, { headers: token.headers() });
   } catch (error) {
     showStatusError("Could not download " + name + ": the server did not answer (" + error.message + ")");
     return;
@@ -271,12 +288,12 @@ async function downloadCsv(report) {
     if (response.status === 401) unauthenticated(error);
     return;
   }
-  const url = URL.createObjectURL(await response.blob());
-  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  const saved = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: saved, download: name });
   document.body.append(link);
   link.click();
   link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  setTimeout(() => URL.revokeObjectURL(saved), 60000);
 }
 
 // ---- Live updates ----
@@ -331,16 +348,94 @@ function start() {
   if (live) live.dispose();
   // An answer still coming for the previous token is not shown.
   requested += 1;
+  trends.cancel();
   setLoading(true);
   let loaded = false;
   const firstLoad = () => {
     if (loaded || !current()) return;
     loaded = true;
-    load(Number($("year").value));
+    loadShownView(false);
   };
   live = followChanges(firstLoad, current);
   // Live updates may be slow to come (a proxy without WebSockets): show the data anyway.
   setTimeout(firstLoad, 3000);
+}
+
+// ---- The views and the URL ----
+
+const trends = TrendView.create({
+  token,
+  navigate: (search, push) => writeUrl(search, push),
+  status: setStatusLoading,
+  statusError: showStatusError,
+  showAsOf,
+  unauthenticated,
+  download: downloadFile,
+});
+
+// The view on screen, "year" or "trends".
+const shownView = () => ($("trends-view").hidden ? "year" : "trends");
+const viewInUrl = () => (new URLSearchParams(location.search).get("view") === "trends" ? "trends" : "year");
+
+function writeUrl(search, push) {
+  if (search === location.search) return;
+  if (push) history.pushState(null, "", search);
+  else history.replaceState(null, "", search);
+  updateViewLinks();
+}
+
+// The view links lead to each view as it was left, so they can be opened elsewhere too.
+function updateViewLinks() {
+  $("view-year").href = "?year=" + $("year").value;
+  $("view-trends").href = trends.search();
+}
+
+function showView(view) {
+  // An answer still coming for the view left is not shown.
+  if (view !== shownView()) {
+    if (view === "trends") requested += 1;
+    else trends.cancel();
+  }
+  $("year-view").hidden = view !== "year";
+  $("trends-view").hidden = view !== "trends";
+  $("year-picker").hidden = view !== "year";
+  for (const link of document.querySelectorAll("nav.views a")) {
+    if (link.dataset.view === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.title = "hiring-analytics · " + (view === "trends" ? "trends" : "dashboard");
+}
+
+// Shows what the URL says (after a view link, back or forward) and loads
+// what that needs: another view is loaded again, quietly when it shows data.
+function followUrl() {
+  const params = new URLSearchParams(location.search);
+  const view = viewInUrl();
+  const switched = view !== shownView();
+  showView(view);
+  if (view === "trends") {
+    const needed = trends.follow(params);
+    if (needed || switched) trends.load(!needed && trends.shown);
+  } else {
+    const year = Number(params.get("year")) || Number($("year").value);
+    const changed = year !== Number($("year").value);
+    chooseYear(year);
+    if (changed || switched) load(year, !changed);
+  }
+  updateViewLinks();
+}
+
+function chooseYear(year) {
+  const select = $("year");
+  if (![...select.options].some((o) => Number(o.value) === year)) select.append(new Option(String(year), String(year)));
+  select.value = String(year);
+}
+
+function switchView(event) {
+  if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  writeUrl(new URL(event.currentTarget.href).search, true);
+  followUrl();
 }
 
 function init() {
@@ -355,8 +450,14 @@ function init() {
   select.addEventListener("change", () => {
     const year = Number(select.value);
     history.replaceState(null, "", "?year=" + year);
+    updateViewLinks();
     load(year);
   });
+  for (const link of document.querySelectorAll("nav.views a")) link.addEventListener("click", switchView);
+  window.addEventListener("popstate", followUrl);
+  showView(viewInUrl());
+  if (viewInUrl() === "trends") trends.follow(params);
+  updateViewLinks();
   $("token-button").addEventListener("click", () => {
     if ($("token-form").hidden) askForToken();
     else closeTokenForm();

@@ -151,15 +151,19 @@ pub async fn graphiql_asset(
 
 const DASHBOARD_HTML: &str = include_str!("../../assets/dashboard/index.html");
 
-/// The dashboard's script and style sheet.
-const DASHBOARD_ASSETS: [Asset; 2] = [
+/// The dashboard's scripts (the page, the trend view and its SVG line chart)
+/// and style sheet.
+const DASHBOARD_ASSETS: [Asset; 4] = [
     embedded!("dashboard", "app.js", JAVASCRIPT),
+    embedded!("dashboard", "trends.js", JAVASCRIPT),
+    embedded!("dashboard", "trend-chart.js", JAVASCRIPT),
     embedded!("dashboard", "style.css", CSS),
 ];
 
-/// GET /: the dashboard, a year selector with both charts and both reports,
-/// fetched from `/graphql` by plain JavaScript (no build step), refreshed when
-/// the `dataChanged` subscription reports a change.
+/// GET /: the dashboard, a year view with both charts and both reports and a
+/// trend view (hires over time, the comparison of periods, a department's
+/// jobs), fetched from `/graphql` by plain JavaScript (no build step),
+/// refreshed when the `dataChanged` subscription reports a change.
 pub async fn dashboard() -> Response {
     protected(page(DASHBOARD_HTML), DASHBOARD_CONTENT_SECURITY_POLICY)
 }
@@ -183,7 +187,7 @@ fn protected(mut response: Response, policy: &'static str) -> Response {
     response
 }
 
-/// GET /assets/dashboard/{file}: the dashboard's script and style sheet.
+/// GET /assets/dashboard/{file}: the dashboard's scripts and style sheet.
 pub async fn dashboard_asset(Path(name): Path<String>) -> Response {
     small_asset(&DASHBOARD_ASSETS, &name)
 }
