@@ -4,9 +4,10 @@
 use async_graphql::{Context, Object, Result};
 
 use super::{
-    check_filter_ids, read_db,
+    read_db,
     reports::{Chart, chart_options},
     scalars::DateTime,
+    trends::series_span,
 };
 use crate::{
     auth::{Needs, Role},
@@ -47,9 +48,7 @@ impl TrendChartsQuery {
         #[graphql(default = 600)] height: Option<i32>,
         #[graphql(default_with = "Some(ChartFormat::Png)")] format: Option<ChartFormat>,
     ) -> Result<Chart> {
-        check_filter_ids("departmentIds", department_ids.as_deref())?;
-        check_filter_ids("jobIds", job_ids.as_deref())?;
-        let span = Span::new(from.0, to.0, granularity)?;
+        let span = series_span(&from, &to, granularity, &department_ids, &job_ids)?;
         let filter = Filter {
             department_ids: department_ids.as_deref(),
             job_ids: job_ids.as_deref(),

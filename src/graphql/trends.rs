@@ -4,6 +4,7 @@
 use super::{check_filter_ids, read_db, scalars::DateTime};
 use crate::{
     auth::{Needs, Role},
+    error::AppError,
     service::{
         periods::{Granularity, Span},
         trends::{self, Breakdown, Filter},
@@ -149,6 +150,19 @@ pub struct RankedJob {
     pub share: f64,
 }
 
+/// The span a series request asks for, once its id filters and its range are checked.
+pub(super) fn series_span(
+    from: &DateTime,
+    to: &DateTime,
+    granularity: Granularity,
+    department_ids: &Option<Vec<i32>>,
+    job_ids: &Option<Vec<i32>>,
+) -> Result<Span, AppError> {
+    check_filter_ids("departmentIds", department_ids.as_deref())?;
+    check_filter_ids("jobIds", job_ids.as_deref())?;
+    Span::new(from.0, to.0, granularity)
+}
+
 /// The trend queries.
 #[derive(Default)]
 pub struct TrendsQuery;
@@ -174,9 +188,7 @@ impl TrendsQuery {
         department_ids: Option<Vec<i32>>,
         job_ids: Option<Vec<i32>>,
     ) -> Result<Vec<HireSeries>> {
-        check_filter_ids("departmentIds", department_ids.as_deref())?;
-        check_filter_ids("jobIds", job_ids.as_deref())?;
-        let span = Span::new(from.0, to.0, granularity)?;
+        let span = series_span(&from, &to, granularity, &department_ids, &job_ids)?;
         let filter = Filter {
             department_ids: department_ids.as_deref(),
             job_ids: job_ids.as_deref(),
