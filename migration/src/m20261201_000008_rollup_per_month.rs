@@ -5,8 +5,9 @@
 //! totals, and the pending deltas) trade `q1`..`q4` for `m1`..`m12`.
 //!
 //! The rollup is derived data, so the tables are recreated and filled again
-//! from `hired_employees`, in one transaction with every table locked against
-//! writers: the stamp of the pending deltas is folded into `report_state`
+//! from `hired_employees`, in one transaction: writers, the compactor and
+//! report readers wait until it commits (it takes a few seconds per million
+//! hires). The stamp of the pending deltas is folded into `report_state`
 //! first, so `asOf` never moves back, and readers see the old rollup or the
 //! new one, never a part of either.
 //!
@@ -18,6 +19,9 @@ use sea_orm_migration::{prelude::*, sea_orm::DatabaseBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+/// The advisory lock the server's compactor holds while it folds (frozen copy).
+const COMPACTOR_LOCK: i64 = 0x6869_7265_735f_7275;
 
 /// The compacted totals: name and the id column they are keyed by with the year.
 const TOTALS: [(&str, &str); 2] = [
@@ -71,12 +75,15 @@ async fn regrain(manager: &SchemaManager<'_>, grain: &Grain) -> Result<(), DbErr
     let db = manager.get_connection();
     let postgres = manager.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
-        // Writers wait until the new tables are filled; readers go on with the old ones.
-        db.execute_unprepared(
+        // In the order writers and the compactor take them: hires, then the
+        // compactor's advisory lock ("hires_ru"), then the deltas before the
+        // rollup. Writers, the compactor and readers wait until the commit.
+        db.execute_unprepared(&format!(
             "LOCK TABLE hired_employees IN SHARE MODE;
-             LOCK TABLE hires_rollup, hires_rollup_department, hires_rollup_job,
-                        hires_rollup_delta IN EXCLUSIVE MODE",
-        )
+             SELECT pg_advisory_xact_lock({COMPACTOR_LOCK});
+             LOCK TABLE hires_rollup_delta, hires_rollup, hires_rollup_department,
+                        hires_rollup_job IN ACCESS EXCLUSIVE MODE"
+        ))
         .await?;
     }
     db.execute_unprepared(
