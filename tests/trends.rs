@@ -488,6 +488,20 @@ async fn a_quarter_is_compared_with_the_one_before_and_the_same_quarter_a_year_e
         (&json!(11), &json!(3), &json!(3))
     );
     assert_eq!(total[0]["previousStart"], "2020-01-01T00:00:00Z");
+    let drilled = ok(
+        &state,
+        r#"{ hiresComparison(period: QUARTER, at: "2021-04-01T00:00:00Z", by: JOB, departmentIds: [1]) {
+               job hires previous yearEarlier } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        drilled["hiresComparison"],
+        json!([
+            {"job": "Analyst", "hires": 1, "previous": 2, "yearEarlier": 1},
+            {"job": "Clerk", "hires": 2, "previous": 2, "yearEarlier": 1},
+        ])
+    );
     let variables = json!({"p": "MONTH", "at": "2021-04-15T00:00:00Z", "by": "JOB"});
     let (code, message) = refused(&state, COMPARISON, variables).await;
     assert_eq!(code, "BAD_USER_INPUT");
@@ -695,6 +709,10 @@ async fn the_trend_csv_exports_match_their_graphql_fields_and_keep_the_etag_rule
     for ((path, _), etag) in exports.iter().zip(&etags) {
         assert_eq!(get(&http, path, Some(etag)).await.status, 200, "{path}");
     }
+    // An unencoded `+` before an offset arrives as a space and still reads as `+`.
+    let plus = get(&http, "/reports/hires-comparison.csv?period=QUARTER&at=2021-04-01T02:00:00+02:00&by=JOB&departmentIds=1", None).await;
+    assert_eq!(plus.status, 200, "{}", plus.text());
+    assert_eq!(plus.text().lines().count(), 3, "{}", plus.text());
     let bad = [
         (
             "/reports/hires-over-time.csv?from=2021-01-01T00:00:00Z&to=2022-01-01T00:00:00Z&granularity=WEEK",

@@ -43,16 +43,18 @@
   const ONE_DEPARTMENT_QUERY = `query DepartmentTrends($from: DateTime!, $to: DateTime!, $granularity: Granularity!, $at: DateTime!, $departmentId: Int!) {
   drilled: department(id: $departmentId) { id department }
   series: hiresOverTime(from: $from, to: $to, granularity: $granularity, by: JOB, departmentIds: [$departmentId]) { ${SERIES_FIELDS} }
-  comparison: hiresComparison(period: $granularity, at: $at, by: DEPARTMENT_AND_JOB) { ${COMPARISON_FIELDS} }
+  comparison: hiresComparison(period: $granularity, at: $at, by: JOB, departmentIds: [$departmentId]) { ${COMPARISON_FIELDS} }
   top: topJobs(departmentId: $departmentId, from: $from, to: $to, first: ${TOP}) { rank jobId job hires share }
   reportsAsOf
 }`;
 
   // ---- Months and periods (a month is its index: year * 12 + month - 1) ----
 
-  const isMonth = (text) => /^\d{4}-(0[1-9]|1[0-2])$/.test(text || "");
+  // Years 1 to 9999, and never December 9999, whose end the server cannot name.
+  const isMonth = (text) => /^\d{4}-(0[1-9]|1[0-2])$/.test(text || "") && text >= "0001-01" && text < "9999-12";
   const monthIndex = (text) => Number(text.slice(0, 4)) * 12 + Number(text.slice(5, 7)) - 1;
-  const monthText = (index) => Math.floor(index / 12) + "-" + String((index % 12) + 1).padStart(2, "0");
+  const monthText = (index) =>
+    String(Math.floor(index / 12)).padStart(4, "0") + "-" + String((index % 12) + 1).padStart(2, "0");
   const instantOf = (index) => monthText(index) + "-01T00:00:00Z";
   const periodStart = (index, granularity) => index - (index % PERIOD_MONTHS[granularity]);
 
@@ -113,7 +115,7 @@
     return snapped({
       from: pick("from", isMonth),
       to: pick("to", isMonth),
-      granularity: pick("granularity", (g) => g in PERIOD_MONTHS),
+      granularity: pick("granularity", (g) => Object.hasOwn(PERIOD_MONTHS, g || "")),
       by: pick("by", (b) => BREAKDOWNS.includes(b)),
       hide: new Set((params.get("hide") || "").split(",").filter(Boolean)),
       department: Number.isInteger(department) && department > 0 ? department : null,
@@ -505,7 +507,7 @@
       const columns = names.length + 7;
       const problem = problemWith("comparison");
       if (problem) return messageRow($("comparison-table"), "Could not load: " + describe(problem), "error", columns);
-      const rows = shown.data.comparison.filter((row) => !asked.department || row.departmentId === asked.department);
+      const rows = shown.data.comparison;
       if (rows.length === 0) return messageRow($("comparison-table"), "No hires in these periods.", "loading", columns);
       $("comparison-table").tBodies[0].replaceChildren(...rows.map((row) => comparisonRow(names, row)));
     }
@@ -549,7 +551,8 @@
         return [report, params, report + "-" + state.from + "-to-" + state.to + suffix];
       }
       if (report === "hires-comparison") {
-        const params = { period: state.granularity, at: variables.at, by: drilled() ? "DEPARTMENT_AND_JOB" : state.by };
+        const params = { period: state.granularity, at: variables.at, by: drilled() ? "JOB" : state.by };
+        if (drilled()) params.departmentIds = String(state.department);
         return [report, params, report + "-" + monthText(comparedPeriod(state)) + "-" + state.granularity.toLowerCase()];
       }
       const top = drilled() ? "top-jobs" : "top-departments";

@@ -7,13 +7,13 @@ use super::{
     read_db,
     reports::{Chart, chart_options},
     scalars::DateTime,
-    trends::series_span,
+    trends::{period_span, series_span},
 };
 use crate::{
     auth::{Needs, Role},
     service::{
         charts::ChartFormat,
-        periods::{Granularity, Span},
+        periods::Granularity,
         trend_charts::{self, TrendStyle},
         trends::{Breakdown, Filter},
     },
@@ -81,14 +81,21 @@ impl TrendChartsQuery {
         period: Granularity,
         at: DateTime,
         #[graphql(default_with = "Breakdown::Department")] by: Breakdown,
+        department_ids: Option<Vec<i32>>,
+        job_ids: Option<Vec<i32>>,
         #[graphql(default = 1000)] width: Option<i32>,
         #[graphql(default = 600)] height: Option<i32>,
         #[graphql(default_with = "Some(ChartFormat::Png)")] format: Option<ChartFormat>,
     ) -> Result<Chart> {
-        let span = Span::one(at.0, period)?;
+        let span = period_span(&at, period, &department_ids, &job_ids)?;
+        let filter = Filter {
+            department_ids: department_ids.as_deref(),
+            job_ids: job_ids.as_deref(),
+        };
         let (width, height, format) = chart_options(width, height, format);
+        let db = read_db(ctx);
         let chart =
-            trend_charts::hires_comparison_chart(read_db(ctx), span, by, width, height, format)
+            trend_charts::hires_comparison_chart(db, span, by, filter, width, height, format)
                 .await?;
         Ok(chart.into())
     }

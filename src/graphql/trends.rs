@@ -163,6 +163,18 @@ pub(super) fn series_span(
     Span::new(from.0, to.0, granularity)
 }
 
+/// The period a comparison asks for, once its id filters and `at` are checked.
+pub(super) fn period_span(
+    at: &DateTime,
+    period: Granularity,
+    department_ids: &Option<Vec<i32>>,
+    job_ids: &Option<Vec<i32>>,
+) -> Result<Span, AppError> {
+    check_filter_ids("departmentIds", department_ids.as_deref())?;
+    check_filter_ids("jobIds", job_ids.as_deref())?;
+    Span::one(at.0, period)
+}
+
 /// The trend queries.
 #[derive(Default)]
 pub struct TrendsQuery;
@@ -200,7 +212,8 @@ impl TrendsQuery {
     /// Hires per series in the `period` starting at `at` (a boundary of
     /// `period`, UTC), in the period before it and in the same period a year
     /// earlier, with the changes. One entry per series with a hire in any of
-    /// the three periods, ordered like `hiresByQuarter`; `TOTAL` always gives one.
+    /// the three periods, ordered like `hiresByQuarter`; `TOTAL` always gives
+    /// one. Optionally limited to some departments or jobs.
     #[graphql(guard = "Needs(Role::Viewer)")]
     async fn hires_comparison(
         &self,
@@ -208,9 +221,15 @@ impl TrendsQuery {
         period: Granularity,
         at: DateTime,
         #[graphql(default_with = "Breakdown::Department")] by: Breakdown,
+        department_ids: Option<Vec<i32>>,
+        job_ids: Option<Vec<i32>>,
     ) -> Result<Vec<HireComparison>> {
-        let span = Span::one(at.0, period)?;
-        let rows = trends::hires_comparison(read_db(ctx), span, by).await?;
+        let span = period_span(&at, period, &department_ids, &job_ids)?;
+        let filter = Filter {
+            department_ids: department_ids.as_deref(),
+            job_ids: job_ids.as_deref(),
+        };
+        let rows = trends::hires_comparison(read_db(ctx), span, by, filter).await?;
         Ok(rows
             .into_iter()
             .map(|row| HireComparison::new(row, span))

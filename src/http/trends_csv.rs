@@ -5,7 +5,7 @@
 //!
 //! - `/reports/hires-over-time.csv?from=…&to=…&granularity=MONTH&by=DEPARTMENT&departmentIds=1,2&jobIds=3`:
 //!   one row per series and bucket;
-//! - `/reports/hires-comparison.csv?period=QUARTER&at=…&by=DEPARTMENT`;
+//! - `/reports/hires-comparison.csv?period=QUARTER&at=…&by=DEPARTMENT&departmentIds=…&jobIds=…`;
 //! - `/reports/top-departments.csv?from=…&to=…&first=10`;
 //! - `/reports/top-jobs.csv?departmentId=2&from=…&to=…&first=10`.
 
@@ -92,13 +92,26 @@ pub async fn hires_comparison_csv(
     let period: Granularity = required_choice(&params, "period")?;
     let span = Span::one(instant(&params, "at")?, period)?;
     let by = choice(&params, "by", Breakdown::Department)?;
+    let department_ids = ids(&params, "departmentIds")?;
+    let job_ids = ids(&params, "jobIds")?;
     let export = Export {
         name: "hires-comparison".to_owned(),
-        parameters: vec![day(span.from.start()), name(period), name(by)],
+        parameters: vec![
+            day(span.from.start()),
+            name(period),
+            name(by),
+            joined(department_ids.as_deref()),
+            joined(job_ids.as_deref()),
+        ],
         caller,
     };
     let make = async |db: &DatabaseConnection| {
-        let read = async |db: &DatabaseConnection| trends::hires_comparison(db, span, by).await;
+        let filter = Filter {
+            department_ids: department_ids.as_deref(),
+            job_ids: job_ids.as_deref(),
+        };
+        let read =
+            async |db: &DatabaseConnection| trends::hires_comparison(db, span, by, filter).await;
         let (rows, as_of) = reports::with_as_of(db, read).await?;
         Ok((comparison_csv(&rows, span), as_of))
     };
@@ -248,13 +261,24 @@ fn instant(params: &HashMap<String, String>, name: &str) -> Result<DateTime<Utc>
     let text = params
         .get(name)
         .ok_or_else(|| bad_input(format!("{name} is required")))?;
-    DateTime::parse_from_rfc3339(text.trim())
+    DateTime::parse_from_rfc3339(&offset_plus(text.trim()))
         .map(|at| at.to_utc())
         .map_err(|_| {
             bad_input(format!(
                 "{name} must be an RFC 3339 instant with an offset, such as 2021-01-01T00:00:00Z, got {text:?}"
             ))
         })
+}
+
+/// `text` with a space before a trailing `hh:mm` offset read as `+`: an
+/// unencoded `+01:00` in a query string arrives as ` 01:00`.
+fn offset_plus(text: &str) -> String {
+    match text.len().checked_sub(6).and_then(|at| text.get(at..)) {
+        Some(offset) if offset.starts_with(' ') && offset.as_bytes()[3] == b':' => {
+            format!("{}+{}", &text[..text.len() - 6], &offset[1..])
+        }
+        _ => text.to_owned(),
+    }
 }
 
 /// An optional whole number.

@@ -77,12 +77,13 @@ pub async fn hires_comparison_chart(
     db: &impl ConnectionTrait,
     period: Span,
     by: Breakdown,
+    filter: Filter<'_>,
     width: u32,
     height: u32,
     format: ChartFormat,
 ) -> Result<Chart, AppError> {
     charts::check_size(width, height)?;
-    let rows = trends::hires_comparison(db, period, by).await?;
+    let rows = trends::hires_comparison(db, period, by, filter).await?;
     let drawing = Compared::new(period, by, rows);
     charts::render(format, width, height, &drawing)
 }

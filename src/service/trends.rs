@@ -195,13 +195,15 @@ fn percent_change(now: i64, base: i64) -> Option<f64> {
 }
 
 /// Hires per series in `period`, in the period before it and in the same
-/// period a year earlier: one entry per series with a hire in any of the
-/// three (`Total`: always one), in `hiresByQuarter`'s order.
+/// period a year earlier, optionally only in some departments or jobs: one
+/// entry per series with a hire in any of the three (`Total`: always one),
+/// in `hiresByQuarter`'s order.
 #[tracing::instrument(skip(db))]
 pub async fn hires_comparison(
     db: &impl ConnectionTrait,
     period: Span,
     by: Breakdown,
+    filter: Filter<'_>,
 ) -> Result<Vec<Comparison>, AppError> {
     let previous = period.shifted(-period.granularity.months());
     let year_earlier = period.shifted(-12);
@@ -209,7 +211,7 @@ pub async fn hires_comparison(
         std::cmp::min(year_earlier.from.year(), previous.from.year()),
         period.years().1,
     );
-    let mut monthly = monthly_hires(db, years, by, Filter::default()).await?;
+    let mut monthly = monthly_hires(db, years, by, filter).await?;
     if by == Breakdown::Total && monthly.is_empty() {
         monthly.push(MonthlyHires::none());
     }
