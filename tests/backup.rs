@@ -874,3 +874,35 @@ async fn a_set_taken_from_sqlite_restores_into_postgres() {
 async fn a_set_taken_from_postgres_restores_into_sqlite() {
     portable(Backend::Postgres, Backend::Sqlite).await;
 }
+
+/// Restores while another connection appends deltas and folds them without
+/// pause: the fold locks the deltas, then the rollup; a restore that locked
+/// them the other way round could deadlock with it.
+async fn restores_while_the_compactor_folds_never_deadlock(t: TestDb) {
+    seeded(&t).await;
+    let dir = tempfile::tempdir().unwrap();
+    let backups = local(dir.path());
+    let id = backup_id(&t, &backups).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let folding = {
+        let (db, stop) = (t.db.clone(), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let append =
+                "INSERT INTO hires_rollup_delta (year, department_id, job_id, m1, changed_at)
+                          VALUES (2020, 1, 1, 0, '2020-01-01T00:00:00Z')";
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.execute_unprepared(append).await.unwrap();
+                hiring_analytics::service::rollup::compact(&db)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for _ in 0..12 {
+        ok(&admin(&t, &backups, &restore(&id, "")).await);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    folding.await.unwrap();
+}
+
+db_tests!(restores_while_the_compactor_folds_never_deadlock);

@@ -351,12 +351,13 @@ pub fn year_month(at: &DateTime<Utc>) -> (i32, u32) {
     (at.year(), at.month())
 }
 
-/// The tables a restore empties and rebuilds, so no delta of the old data survives it.
+/// The tables a restore empties and rebuilds, so no delta of the old data
+/// survives it: the deltas first, in the order the compactor's fold locks them.
 pub const ROLLUP_TABLES: [&str; 4] = [
+    DELTAS,
     COMPACTED,
     "hires_rollup_department",
     "hires_rollup_job",
-    DELTAS,
 ];
 
 /// The statements that fill an empty rollup from every stored hire (after a
@@ -436,6 +437,20 @@ pub async fn postgres_apply(
         .execute(&mut **tx)
         .await
         .map_err(sqlx_error)?;
+    Ok(())
+}
+
+/// PostgreSQL: waits for a fold in progress on any instance and keeps others
+/// from starting until the transaction ends, so a transaction that then locks
+/// the rollup tables cannot deadlock with a fold (which locks the deltas, then
+/// the rollup).
+pub async fn postgres_hold_compactor(tx: &mut Transaction<'_, Postgres>) -> Result<(), AppError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_advisory_xact_lock({COMPACTOR_LOCK})"
+    )))
+    .execute(&mut **tx)
+    .await
+    .map_err(sqlx_error)?;
     Ok(())
 }
 

@@ -66,7 +66,8 @@ pub(super) async fn replace(
     Ok(report)
 }
 
-/// Locks in the same order as every writer: departments, jobs, hires, rollup.
+/// Locks in the same order as every writer: departments, jobs, hires, then
+/// the compactor's lock and the rollup as a fold takes them.
 ///
 /// Each lock is as strong as anything later in the transaction needs
 /// (TRUNCATE, dropping a foreign key), so none is upgraded: restored tables,
@@ -87,6 +88,7 @@ async fn lock_tables(
         };
         exec(tx, &format!("LOCK TABLE {table} IN {mode} MODE")).await?;
     }
+    rollup::postgres_hold_compactor(tx).await?;
     let rollup = rollup::ROLLUP_TABLES.join(", ");
     exec(tx, &format!("LOCK TABLE {rollup} IN ACCESS EXCLUSIVE MODE")).await
 }
