@@ -74,8 +74,22 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Stops the server; when the test failed, prints what the server logged,
+    /// so a failure in CI shows the server's side of it.
     fn drop(&mut self) {
         let _ = self.child.kill();
+        if std::thread::panicking() {
+            let _ = self.child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            for line in self
+                .startup_logs
+                .iter()
+                .cloned()
+                .chain(self.logs.try_iter())
+            {
+                eprintln!("server: {line}");
+            }
+        }
     }
 }
 
