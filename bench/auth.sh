@@ -124,14 +124,10 @@ measure_case() {
     fi
     read -r p50 p99 rps < <(wrk_figures "$work/wrk.txt")
     requests=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $requests $(awk -v t="$cpu" -v u="$TICK_US" -v n="$requests" \
+    echo "$rps $(wrk_ms "$p50") $(wrk_ms "$p99") $requests $(awk -v t="$cpu" -v u="$TICK_US" -v n="$requests" \
         'BEGIN { printf "%.1f", t * u / n }')" >>"$work/$1.txt"
 }
 
-# wrk's latency ("850.00us", "1.20ms", "1.01s") in ms.
-to_ms() {
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.3f", n }'
-}
 
 # "median min max" of column $2 of file $1, with printf format $3 (default %.2f).
 stats() {

@@ -22,15 +22,6 @@ create_db "$DB"
 generate_import "$DB" "$work/data" --hires "$ROWS" --seed 1
 start_server "$DB" RUST_LOG=warn RESPONSE_CACHE_BYTES=0
 
-# wrk's latency ("812.00us", "9.60ms", "1.02s") in milliseconds.
-ms() {
-    awk '{ v = $1
-           if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
-           else if (v ~ /ms$/) { sub(/ms$/, "", v) }
-           else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
-           print v }' <<<"$1"
-}
-
 echo "wrk -t1 -c1 -d $DURATION, $RUNS runs; median (min–max); response cache off"
 printf "%-26s %-4s %-22s %-22s %s\n" chart format "p50 ms" "p99 ms" requests/s
 for chart in hiresByQuarterChart departmentsAboveMeanChart; do
@@ -38,16 +29,9 @@ for chart in hiresByQuarterChart departmentsAboveMeanChart; do
         body="{\"query\":\"{ $chart(year: 2021, format: $format) { base64 } }\"}"
         : >"$work/p50"; : >"$work/p99"; : >"$work/rps"
         for _ in $(seq "$RUNS"); do
-            QUERY_BODY="$body" wrk -t 1 -c 1 -d "$DURATION" --latency -s bench/report.lua \
-                "http://127.0.0.1:$PORT" >"$work/wrk.txt" 2>"$work/wrk.err"
-            if [ -s "$work/wrk.err" ] || grep -q 'Non-2xx\|Socket errors' "$work/wrk.txt"; then
-                cat "$work/wrk.txt" "$work/wrk.err" >&2
-                echo "check failed: $chart $format: unexpected answers" >&2
-                exit 1
-            fi
-            read -r p50 p99 rps < <(wrk_figures "$work/wrk.txt")
-            ms "$p50" >>"$work/p50"
-            ms "$p99" >>"$work/p99"
+            wrk_one_connection "$chart $format" "$body"
+            echo "$p50" >>"$work/p50"
+            echo "$p99" >>"$work/p99"
             echo "$rps" >>"$work/rps"
         done
         printf "%-26s %-4s %-22s %-22s %s\n" "$chart" "$format" "$(median_range <"$work/p50")" \

@@ -32,13 +32,9 @@ measure() {
     QUERY_BODY="$body" EXTRA_HEADER="$header" wrk -t 2 -c 16 -d "$DURATION" --latency \
         -s "$work/ask.lua" "http://127.0.0.1:$PORT" >"$work/wrk.txt"
     read -r p50 _ rps < <(wrk_figures "$work/wrk.txt")
-    echo "$rps $(to_ms "$p50")" >>"$work/$name.txt"
+    echo "$rps $(wrk_ms "$p50")" >>"$work/$name.txt"
 }
 
-# wrk's latency ("850.00us", "1.20ms", "1.01s") in ms.
-to_ms() {
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.3f", n }'
-}
 
 # "median min max" of column $2 of file $1.
 stats() {

@@ -204,6 +204,27 @@ wrk_figures() {
          END { print p50, p99, rps }' "$1"
 }
 
+# wrk's latency $1 ("812.00us", "9.60ms", "1.02s") in milliseconds, to 3 decimals.
+wrk_ms() {
+    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.3f", n }'
+}
+
+# One connection for $DURATION (`wrk -t1 -c1 --latency` with bench/report.lua) against the
+# server on $PORT, posting GraphQL body $2; sets p50 and p99 (in ms) and rps. Fails the script
+# (exit 1, wrk's output on stderr, naming $1) on an error, a non-2xx or a socket error.
+wrk_one_connection() {
+    QUERY_BODY="$2" wrk -t 1 -c 1 -d "$DURATION" --latency -s bench/report.lua \
+        "http://127.0.0.1:$PORT" >"$work/wrk.txt" 2>"$work/wrk.err"
+    if [ -s "$work/wrk.err" ] || grep -q 'Non-2xx\|Socket errors' "$work/wrk.txt"; then
+        cat "$work/wrk.txt" "$work/wrk.err" >&2
+        echo "check failed: $1: unexpected answers" >&2
+        exit 1
+    fi
+    read -r p50 p99 rps < <(wrk_figures "$work/wrk.txt")
+    p50=$(wrk_ms "$p50")
+    p99=$(wrk_ms "$p99")
+}
+
 # Prints field $2 (requests, p50_ms, p99_ms, max_ms, errors5xx, failed, inserted,
 # socket_errors, seconds) of the RESULT line that bench/load.lua wrote into file $1.
 # Fails (exit 1, the file on stderr) when there is no RESULT line.

@@ -34,13 +34,9 @@ measure_query() {
     QUERY_BODY="${BODY[$1]}" wrk -t 1 -c 1 -d "$DURATION" --latency \
         -s bench/report.lua "http://127.0.0.1:$PORT" >"$work/wrk.txt"
     read -r p50 p99 _ < <(wrk_figures "$work/wrk.txt")
-    echo "$(to_ms "$p50") $(to_ms "$p99")" >>"$work/$1.txt"
+    echo "$(wrk_ms "$p50") $(wrk_ms "$p99")" >>"$work/$1.txt"
 }
 
-# wrk's latency ("850.00us", "1.20ms", "1.01s") in ms.
-to_ms() {
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; printf "%.3f", n }'
-}
 
 # "median min max" of column $2 of file $1.
 stats() {

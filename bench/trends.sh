@@ -58,15 +58,6 @@ body_of() {
     echo "{\"query\":\"{ hiresOverTime($RANGE, ${ARGS[$1]}) $SELECTION }\"}"
 }
 
-# wrk's latency ("812.00us", "9.60ms", "1.02s") in milliseconds.
-ms() {
-    awk '{ v = $1
-           if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
-           else if (v ~ /ms$/) { sub(/ms$/, "", v) }
-           else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
-           print v }' <<<"$1"
-}
-
 # One time (ms) per line of SQL_REPS runs of the plain SQL, each through psql's \timing.
 floor_times() {
     for _ in $(seq "$SQL_REPS"); do
@@ -114,17 +105,9 @@ for run in $(seq "$RUNS"); do
     cat "$work/floor_run" >>"$work/floor"
     line="run $run: plain SQL $floor ms"
     for c in $CASES; do
-        QUERY_BODY="$(body_of "$c")" wrk -t 1 -c 1 -d "$DURATION" --latency -s bench/report.lua \
-            "http://127.0.0.1:$PORT" >"$work/wrk.txt" 2>"$work/wrk.err"
-        if [ -s "$work/wrk.err" ] || grep -q 'Non-2xx\|Socket errors' "$work/wrk.txt"; then
-            cat "$work/wrk.txt" "$work/wrk.err" >&2
-            echo "check failed: case $c: unexpected answers" >&2
-            exit 1
-        fi
-        read -r p50 p99 rps < <(wrk_figures "$work/wrk.txt")
-        p50=$(ms "$p50")
+        wrk_one_connection "case $c" "$(body_of "$c")"
         echo "$p50" >>"$work/p50_$c"
-        ms "$p99" >>"$work/p99_$c"
+        echo "$p99" >>"$work/p99_$c"
         echo "$rps" >>"$work/rps_$c"
         awk -v a="$p50" -v b="$floor" 'BEGIN { printf "%.5f\n", a / b }' >>"$work/ratio_$c"
         line="$line; $c p50 $p50 ms"
