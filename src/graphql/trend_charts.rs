@@ -7,15 +7,15 @@ use super::{
     read_db,
     reports::{Chart, chart_options},
     scalars::DateTime,
-    trends::{period_span, series_span},
+    trends::checked_filter,
 };
 use crate::{
     auth::{Needs, Role},
     service::{
         charts::ChartFormat,
-        periods::Granularity,
+        periods::{Granularity, Span},
         trend_charts::{self, TrendStyle},
-        trends::{Breakdown, Filter},
+        trends::Breakdown,
     },
 };
 
@@ -48,11 +48,8 @@ impl TrendChartsQuery {
         #[graphql(default = 600)] height: Option<i32>,
         #[graphql(default_with = "Some(ChartFormat::Png)")] format: Option<ChartFormat>,
     ) -> Result<Chart> {
-        let span = series_span(&from, &to, granularity, &department_ids, &job_ids)?;
-        let filter = Filter {
-            department_ids: department_ids.as_deref(),
-            job_ids: job_ids.as_deref(),
-        };
+        let filter = checked_filter(&department_ids, &job_ids)?;
+        let span = Span::new(from.0, to.0, granularity)?;
         let (width, height, format) = chart_options(width, height, format);
         let chart = trend_charts::hires_over_time_chart(
             read_db(ctx),
@@ -87,11 +84,8 @@ impl TrendChartsQuery {
         #[graphql(default = 600)] height: Option<i32>,
         #[graphql(default_with = "Some(ChartFormat::Png)")] format: Option<ChartFormat>,
     ) -> Result<Chart> {
-        let span = period_span(&at, period, &department_ids, &job_ids)?;
-        let filter = Filter {
-            department_ids: department_ids.as_deref(),
-            job_ids: job_ids.as_deref(),
-        };
+        let filter = checked_filter(&department_ids, &job_ids)?;
+        let span = Span::one(at.0, period)?;
         let (width, height, format) = chart_options(width, height, format);
         let db = read_db(ctx);
         let chart =

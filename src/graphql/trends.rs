@@ -150,29 +150,18 @@ pub struct RankedJob {
     pub share: f64,
 }
 
-/// The span a series request asks for, once its id filters and its range are checked.
-pub(super) fn series_span(
-    from: &DateTime,
-    to: &DateTime,
-    granularity: Granularity,
-    department_ids: &Option<Vec<i32>>,
-    job_ids: &Option<Vec<i32>>,
-) -> Result<Span, AppError> {
+/// A trend request's `departmentIds` and `jobIds`, checked, as the filter
+/// the trend service takes.
+pub(super) fn checked_filter<'a>(
+    department_ids: &'a Option<Vec<i32>>,
+    job_ids: &'a Option<Vec<i32>>,
+) -> Result<Filter<'a>, AppError> {
     check_filter_ids("departmentIds", department_ids.as_deref())?;
     check_filter_ids("jobIds", job_ids.as_deref())?;
-    Span::new(from.0, to.0, granularity)
-}
-
-/// The period a comparison asks for, once its id filters and `at` are checked.
-pub(super) fn period_span(
-    at: &DateTime,
-    period: Granularity,
-    department_ids: &Option<Vec<i32>>,
-    job_ids: &Option<Vec<i32>>,
-) -> Result<Span, AppError> {
-    check_filter_ids("departmentIds", department_ids.as_deref())?;
-    check_filter_ids("jobIds", job_ids.as_deref())?;
-    Span::one(at.0, period)
+    Ok(Filter {
+        department_ids: department_ids.as_deref(),
+        job_ids: job_ids.as_deref(),
+    })
 }
 
 /// The trend queries.
@@ -200,11 +189,8 @@ impl TrendsQuery {
         department_ids: Option<Vec<i32>>,
         job_ids: Option<Vec<i32>>,
     ) -> Result<Vec<HireSeries>> {
-        let span = series_span(&from, &to, granularity, &department_ids, &job_ids)?;
-        let filter = Filter {
-            department_ids: department_ids.as_deref(),
-            job_ids: job_ids.as_deref(),
-        };
+        let filter = checked_filter(&department_ids, &job_ids)?;
+        let span = Span::new(from.0, to.0, granularity)?;
         let series = trends::hires_over_time(read_db(ctx), span, by, filter).await?;
         Ok(series.into_iter().map(HireSeries::from).collect())
     }
@@ -224,11 +210,8 @@ impl TrendsQuery {
         department_ids: Option<Vec<i32>>,
         job_ids: Option<Vec<i32>>,
     ) -> Result<Vec<HireComparison>> {
-        let span = period_span(&at, period, &department_ids, &job_ids)?;
-        let filter = Filter {
-            department_ids: department_ids.as_deref(),
-            job_ids: job_ids.as_deref(),
-        };
+        let filter = checked_filter(&department_ids, &job_ids)?;
+        let span = Span::one(at.0, period)?;
         let rows = trends::hires_comparison(read_db(ctx), span, by, filter).await?;
         Ok(rows
             .into_iter()
