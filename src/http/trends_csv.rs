@@ -54,26 +54,20 @@ pub async fn hires_over_time_csv(
         instant(&params, "to")?,
         granularity,
     )?;
-    let by = choice(&params, "by", Breakdown::Department)?;
-    let department_ids = ids(&params, "departmentIds")?;
-    let job_ids = ids(&params, "jobIds")?;
+    let series = SeriesAsked::from(&params)?;
+    let mut parameters = vec![
+        day(span.from.start()),
+        day(span.to.start()),
+        name(granularity),
+    ];
+    parameters.extend(series.parameters());
     let export = Export {
         name: "hires-over-time".to_owned(),
-        parameters: vec![
-            day(span.from.start()),
-            day(span.to.start()),
-            name(granularity),
-            name(by),
-            joined(department_ids.as_deref()),
-            joined(job_ids.as_deref()),
-        ],
+        parameters,
         caller,
     };
     let make = async |db: &DatabaseConnection| {
-        let filter = Filter {
-            department_ids: department_ids.as_deref(),
-            job_ids: job_ids.as_deref(),
-        };
+        let (by, filter) = (series.by, series.filter());
         let read =
             async |db: &DatabaseConnection| trends::hires_over_time(db, span, by, filter).await;
         let (series, as_of) = reports::with_as_of(db, read).await?;
@@ -91,31 +85,57 @@ pub async fn hires_comparison_csv(
     let caller = identify_with(&state, &headers, Role::Viewer).await?;
     let period: Granularity = required_choice(&params, "period")?;
     let span = Span::one(instant(&params, "at")?, period)?;
-    let by = choice(&params, "by", Breakdown::Department)?;
-    let department_ids = ids(&params, "departmentIds")?;
-    let job_ids = ids(&params, "jobIds")?;
+    let series = SeriesAsked::from(&params)?;
+    let mut parameters = vec![day(span.from.start()), name(period)];
+    parameters.extend(series.parameters());
     let export = Export {
         name: "hires-comparison".to_owned(),
-        parameters: vec![
-            day(span.from.start()),
-            name(period),
-            name(by),
-            joined(department_ids.as_deref()),
-            joined(job_ids.as_deref()),
-        ],
+        parameters,
         caller,
     };
     let make = async |db: &DatabaseConnection| {
-        let filter = Filter {
-            department_ids: department_ids.as_deref(),
-            job_ids: job_ids.as_deref(),
-        };
+        let (by, filter) = (series.by, series.filter());
         let read =
             async |db: &DatabaseConnection| trends::hires_comparison(db, span, by, filter).await;
         let (rows, as_of) = reports::with_as_of(db, read).await?;
         Ok((comparison_csv(&rows, span), as_of))
     };
     csv_report(&state, &headers, export, make).await
+}
+
+/// How a series export splits and narrows hires: `by`, `departmentIds` and `jobIds`.
+struct SeriesAsked {
+    by: Breakdown,
+    department_ids: Option<Vec<i32>>,
+    job_ids: Option<Vec<i32>>,
+}
+
+impl SeriesAsked {
+    /// The three parameters, checked; `by` defaults to `DEPARTMENT`.
+    fn from(params: &HashMap<String, String>) -> Result<Self, AppError> {
+        Ok(SeriesAsked {
+            by: choice(params, "by", Breakdown::Department)?,
+            department_ids: ids(params, "departmentIds")?,
+            job_ids: ids(params, "jobIds")?,
+        })
+    }
+
+    /// The parameters as text, for the ETag and the file name.
+    fn parameters(&self) -> [String; 3] {
+        [
+            name(self.by),
+            joined(self.department_ids.as_deref()),
+            joined(self.job_ids.as_deref()),
+        ]
+    }
+
+    /// The filter the trend service takes.
+    fn filter(&self) -> Filter<'_> {
+        Filter {
+            department_ids: self.department_ids.as_deref(),
+            job_ids: self.job_ids.as_deref(),
+        }
+    }
 }
 
 /// GET /reports/top-departments.csv: `topDepartments` as `rank,departmentId,department,hires,share`.
