@@ -4,16 +4,9 @@ mod common;
 
 use std::collections::HashSet;
 
-use async_graphql::{Request, Variables};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use common::{TestDb, first_error_code};
-use hiring_analytics::{AppState, build_schema};
+use common::{TestDb, execute_json as run, first_error_code};
 use serde_json::{Value, json};
-
-async fn run(state: &AppState, query: &str, variables: Value) -> Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
-    serde_json::to_value(build_schema(state).execute(request).await).unwrap()
-}
 
 const CHARTS: &str = "query($year: Int!, $width: Int, $height: Int, $format: ChartFormat) {
   q: hiresByQuarterChart(year: $year, width: $width, height: $height, format: $format) { mimeType width height base64 dataUrl }

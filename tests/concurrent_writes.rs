@@ -7,10 +7,9 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use async_graphql::{Request, Variables};
-use common::{TestDb, pending_deltas, raw_sql_aggregate, stored_rollup};
+use common::{TestDb, data_of as ok, pending_deltas, raw_sql_aggregate, stored_rollup};
 use hiring_analytics::{
-    AppState, build_schema,
+    AppState,
     rules::Table,
     service::{
         import::{ImportProgress, import_csv},
@@ -20,13 +19,6 @@ use hiring_analytics::{
 use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 use serde_json::{Value, json};
 use tokio::sync::watch;
-
-async fn ok(state: &AppState, query: &str, variables: Value) -> Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
-    let response = serde_json::to_value(build_schema(state).execute(request).await).unwrap();
-    assert_eq!(response["errors"], Value::Null, "{response}");
-    response["data"].clone()
-}
 
 const INSERT: &str = "mutation($rows: [HiredEmployeeInput!]!) { insertHiredEmployees(rows: $rows) { inserted rejected { code } } }";
 

@@ -2,15 +2,9 @@
 
 mod common;
 
-use async_graphql::{Request, Variables};
-use common::{TestDb, first_error_code};
-use hiring_analytics::{AppState, build_schema};
+use common::{TestDb, execute_json as run, first_error_code};
+use hiring_analytics::AppState;
 use serde_json::{Value, json};
-
-async fn run(state: &AppState, query: &str, variables: Value) -> Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
-    serde_json::to_value(build_schema(state).execute(request).await).unwrap()
-}
 
 const LIST: &str = "query($filter: HireFilter, $orderBy: HireOrder, $first: Int, $after: String, $last: Int, $before: String) {
   hiredEmployees(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {

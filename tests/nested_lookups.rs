@@ -13,24 +13,12 @@ use std::{
     },
 };
 
-use async_graphql::{Request, Variables};
 use chrono::Datelike;
-use common::TestDb;
+use common::{TestDb, data_of as ok, execute_json as run};
 use entity::{department, hired_employee, job};
-use hiring_analytics::{AppState, auth::AccessPolicy, build_schema};
+use hiring_analytics::{AppState, auth::AccessPolicy};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
-
-async fn run(state: &AppState, query: &str, variables: Value) -> Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
-    serde_json::to_value(build_schema(state).execute(request).await).unwrap()
-}
-
-async fn ok(state: &AppState, query: &str, variables: Value) -> Value {
-    let response = run(state, query, variables).await;
-    assert_eq!(response["errors"], Value::Null, "{response}");
-    response["data"].clone()
-}
 
 /// 400 generated hires over 2020 to 2022, and state whose database counts the
 /// statements it runs.

@@ -7,29 +7,18 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::{Request, Variables};
 use axum::{body::Body, http::Request as HttpRequest};
 use chrono::{DateTime, Datelike, Utc};
-use common::{RollupCells, TestDb, raw_sql_aggregate, send, stored_rollup};
+use common::{
+    RollupCells, TestDb, data_of as ok, execute_json as run, raw_sql_aggregate, send, stored_rollup,
+};
 use hiring_analytics::{
-    AppState, app, build_schema,
+    AppState, app,
     rules::Table,
     service::import::{ImportProgress, import_csv},
 };
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use serde_json::{Value, json};
-
-async fn run(state: &AppState, query: &str, variables: Value) -> Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
-    let response = build_schema(state).execute(request).await;
-    serde_json::to_value(response).unwrap()
-}
-
-async fn ok(state: &AppState, query: &str, variables: Value) -> Value {
-    let response = run(state, query, variables).await;
-    assert_eq!(response["errors"], Value::Null, "{response}");
-    response["data"].clone()
-}
 
 async fn import_text(t: &TestDb, table: Table, text: String) {
     let summary = import_csv(

@@ -6,22 +6,10 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
-use async_graphql::{Request, Variables};
 use chrono::{DateTime, Datelike, Utc};
-use common::TestDb;
-use hiring_analytics::{AppState, build_schema};
+use common::{TestDb, data_of as ok, execute_json as run};
+use hiring_analytics::AppState;
 use serde_json::{Value, json};
-
-async fn run(state: &AppState, query: &str, variables: Value) -> Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
-    serde_json::to_value(build_schema(state).execute(request).await).unwrap()
-}
-
-async fn ok(state: &AppState, query: &str, variables: Value) -> Value {
-    let response = run(state, query, variables).await;
-    assert_eq!(response["errors"], Value::Null, "{response}");
-    response["data"].clone()
-}
 
 /// The `extensions.code` and message of the one error of a refused request.
 async fn refused(state: &AppState, query: &str, variables: Value) -> (String, String) {

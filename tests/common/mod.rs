@@ -28,5 +28,5 @@ pub use fixtures::{
 pub use http::{TestResponse, first_error_code, post_graphql, seed_small, send};
 pub use node::node_clients;
 pub use rollup::{RollupCells, pending_deltas, quarterly_hires, raw_sql_aggregate, stored_rollup};
-pub use schema::{admin, schema_with_backups, with_upload};
+pub use schema::{admin, data_of, execute_json, schema_with_backups, with_upload};
 pub use server::{Server, binary, graphql_at, succeeded};

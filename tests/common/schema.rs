@@ -2,9 +2,9 @@
 
 use std::{path::Path, sync::Arc};
 
-use async_graphql::{Name, Request, UploadValue};
+use async_graphql::{Name, Request, UploadValue, Variables};
 use hiring_analytics::{
-    AppSchema,
+    AppSchema, AppState,
     auth::Caller,
     build_schema,
     service::backup::{Backups, Storage},
@@ -44,4 +44,18 @@ pub fn with_upload(mut request: Request, name: &str, file: std::fs::File) -> Req
         },
     );
     request
+}
+
+/// Runs `query` with `variables` on the schema over `state` and returns the
+/// whole response as JSON.
+pub async fn execute_json(state: &AppState, query: &str, variables: Value) -> Value {
+    let request = Request::new(query).variables(Variables::from_json(variables));
+    serde_json::to_value(build_schema(state).execute(request).await).unwrap()
+}
+
+/// The `data` of `query` run as [`execute_json`] does, failing the test on any error.
+pub async fn data_of(state: &AppState, query: &str, variables: Value) -> Value {
+    let response = execute_json(state, query, variables).await;
+    assert_eq!(response["errors"], Value::Null, "{response}");
+    response["data"].clone()
 }
